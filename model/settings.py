@@ -1,0 +1,97 @@
+"""All configuration in one place (pydantic-settings). Read once with `get_settings()`, pass it in."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Typed settings with defaults that work on a laptop; production refuses unsafe values."""
+
+    model_config = SettingsConfigDict(env_prefix="EWS_", extra="ignore")
+
+    environment: Literal["local", "test", "production"] = "local"
+    home: Path = Field(default=Path(".ews"))
+    database_url: str | None = None
+    mlflow_tracking_uri: str | None = Field(
+        default=None, validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "EWS_MLFLOW_TRACKING_URI")
+    )
+    pseudonym_key: str | None = None
+    registered_model_name: str = "fravaersradar"
+
+    # The prediction target (interfaces.md).
+    concern_threshold: float = Field(0.15, gt=0, lt=1, description="label: total absence share")
+    horizon_days: int = Field(60, ge=10, le=200, description="school days after the as-of date")
+    trailing_days: int = Field(60, ge=10, le=200, description="window for 'already concerning'")
+    min_horizon_coverage: float = Field(
+        0.5, gt=0, le=1, description="share of the horizon a pupil must be registered for a label"
+    )
+    particularly_problematic: float = Field(0.15, gt=0, lt=1)
+
+    # The weekly list.
+    capacity_share: float = Field(0.05, gt=0, le=1, description="list length as share of pupils")
+    capacity_min: int = Field(3, ge=1)
+
+    # Promotion gates.
+    gate_min_lift_over_rules: float = 1.1
+    gate_max_calibration_error: float = 0.05
+
+    # Statutory quarter rule (unauthorised absence per calendar quarter).
+    statutory_warning: float = 0.10
+    statutory_notification: float = 0.15
+
+    threads: int = Field(1, ge=1, description="OpenMP/BLAS threads per process")
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.environment == "production":
+            if not self.pseudonym_key or len(self.pseudonym_key) < 32:
+                raise ValueError("EWS_PSEUDONYM_KEY must be set (>= 32 characters) in production")
+            if self.database_url is None:
+                raise ValueError("EWS_DATABASE_URL must be set in production")
+        return self
+
+    @property
+    def home_dir(self) -> Path:
+        """The state folder, created on first use."""
+        path = self.home.expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def store_url(self) -> str:
+        """SQLAlchemy URL of the store: EWS_DATABASE_URL or a SQLite file in EWS_HOME."""
+        return self.database_url or f"sqlite:///{self.home_dir / 'ews.db'}"
+
+    @property
+    def tracking_uri(self) -> str:
+        """MLflow tracking URI: MLFLOW_TRACKING_URI or a SQLite database in EWS_HOME."""
+        return self.mlflow_tracking_uri or f"sqlite:///{self.home_dir / 'mlflow.db'}"
+
+    @property
+    def artifact_root(self) -> Path:
+        return self.home_dir / "mlartifacts"
+
+    def secret_key(self) -> bytes:
+        """The pseudonym key: EWS_PSEUDONYM_KEY, else one generated once and kept owner-only."""
+        if self.pseudonym_key:
+            return self.pseudonym_key.encode()
+        path = self.home_dir / "pseudonym.key"
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()

@@ -1,0 +1,262 @@
+"""The store: SQLAlchemy 2 tables, schema migrations (Alembic) and the fast register read path.
+
+The daily register is kept as one *register strip* per (pupil, school year): two 366-byte
+columns indexed by the day of the school year (days since 1 August). `status` holds one code per
+day (0 = no entry, see STATUS_CODES) and `absent` the absent fraction in 1/200ths of a day.
+A municipality's three years (6,000 pupils, 3.6M entries) is 18,000 rows, read back into the
+pupil x school-day matrix in well under a second, on SQLite and PostgreSQL alike. The long form
+(one row per pupil per day) is what the contract exchanges; `register_rows` gives it back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+)
+
+from model.calendar import parse_school_year, school_year_label
+
+STRIP_DAYS = 366
+FRACTION_SCALE = 200
+STATUS_CODES = {"present": 1, "illness": 2, "authorised": 3, "unauthorised": 4}
+STATUS_NAMES = {v: k for k, v in STATUS_CODES.items()}
+
+metadata = MetaData()
+
+schools = Table(
+    "schools",
+    metadata,
+    Column("school_id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+)
+
+pupils = Table(
+    "pupils",
+    metadata,
+    Column("pupil_id", String(64), primary_key=True),
+    Column("birth_date", Date),
+    Column("gender", String(1)),
+)
+
+enrolments = Table(
+    "enrolments",
+    metadata,
+    Column("pupil_id", String(64), ForeignKey("pupils.pupil_id"), primary_key=True),
+    Column("school_year", String(7), primary_key=True),
+    Column("school_id", String(64), ForeignKey("schools.school_id"), nullable=False, index=True),
+    Column("grade", SmallInteger, nullable=False),
+    Column("class_id", String(64)),
+    Column("special_needs", Boolean),
+)
+
+register = Table(
+    "register",
+    metadata,
+    Column("pupil_id", String(64), ForeignKey("pupils.pupil_id"), primary_key=True),
+    Column("school_year", String(7), primary_key=True),
+    Column("status", LargeBinary, nullable=False),
+    Column("absent", LargeBinary, nullable=False),
+)
+
+school_days = Table(
+    "school_days",
+    metadata,
+    Column("school_id", String(64), ForeignKey("schools.school_id"), primary_key=True),
+    Column("date", Date, primary_key=True),
+)
+
+concerns = Table(
+    "concerns",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("pupil_id", String(64), ForeignKey("pupils.pupil_id"), nullable=False, index=True),
+    Column("date", Date, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("category", String(16), nullable=False),
+    Column("severity", SmallInteger),
+    UniqueConstraint("pupil_id", "date", "source", "category", name="uq_concern"),
+)
+
+class_wellbeing = Table(
+    "class_wellbeing",
+    metadata,
+    Column("class_id", String(64), primary_key=True),
+    Column("school_year", String(7), primary_key=True),
+    Column("social", Float),
+    Column("academic", Float),
+    Column("calm_order", Float),
+    Column("support", Float),
+)
+
+import_batches = Table(
+    "import_batches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("imported_at", DateTime(timezone=True), nullable=False),
+    Column("files", JSON, nullable=False),  # [{file, sha256, rows}], never the contents
+    Column("report", JSON, nullable=False),  # the data-quality report
+)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for the store URL; SQLite gets foreign keys and WAL."""
+    engine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"))
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (idempotent)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def open_store(url: str) -> Engine:
+    """An engine on a migrated store."""
+    engine = make_engine(url)
+    migrate(engine)
+    return engine
+
+
+# --- register strips -------------------------------------------------------------------------
+
+
+def empty_strips(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Status and absent arrays for n strips, all days without an entry."""
+    return np.zeros((n, STRIP_DAYS), np.uint8), np.zeros((n, STRIP_DAYS), np.uint8)
+
+
+def read_strips(conn, keys: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Register strips as a frame (pupil_id, school_year, status, absent: bytes); all of them,
+    or only those whose (pupil_id, school_year) is in `keys`."""
+    rows = conn.execute(select(register)).all()
+    frame = pd.DataFrame(rows, columns=["pupil_id", "school_year", "status", "absent"])
+    if keys is not None and len(frame):
+        wanted = pd.MultiIndex.from_frame(keys[["pupil_id", "school_year"]])
+        frame = frame[pd.MultiIndex.from_frame(frame[["pupil_id", "school_year"]]).isin(wanted)]
+    return frame.reset_index(drop=True)
+
+
+@dataclass
+class Register:
+    """The pupil x school-day matrix.
+
+    `days` is the sorted union of all schools' school days (datetime64[D]); `status[p, d]` is
+    the status code of pupil p on day d (0 = not registered: not enrolled or no entry); `absent`
+    is the absent fraction (0-1) on registered days and 0 elsewhere.
+    """
+
+    pupil_ids: np.ndarray
+    days: np.ndarray
+    status: np.ndarray
+    absent: np.ndarray
+
+    @property
+    def registered(self) -> np.ndarray:
+        return self.status > 0
+
+    def pupil_index(self) -> dict[str, int]:
+        return {p: i for i, p in enumerate(self.pupil_ids)}
+
+    def select_days(self, before: date | np.datetime64 | None = None) -> Register:
+        """Only the school days strictly before `before` (what is known at that as-of date)."""
+        if before is None:
+            return self
+        n = int(np.searchsorted(self.days, np.datetime64(before, "D"), side="left"))
+        return Register(self.pupil_ids, self.days[:n], self.status[:, :n], self.absent[:, :n])
+
+
+def load_register(engine: Engine, school_years: list[str] | None = None) -> Register:
+    """Read the register into the pupil x school-day matrix (vectorised; no per-row Python)."""
+    with engine.connect() as conn:
+        day_q = select(school_days.c.date).distinct()
+        rows = conn.execute(select(register)).all() if school_years is None else conn.execute(
+            select(register).where(register.c.school_year.in_(school_years))
+        ).all()
+        all_days = np.array(sorted(d for (d,) in conn.execute(day_q)), dtype="datetime64[D]")
+    if not rows:
+        return Register(np.array([], object), all_days, np.zeros((0, len(all_days)), np.int8),
+                        np.zeros((0, len(all_days)), np.float32))
+    pupil_col = np.array([r[0] for r in rows], dtype=object)
+    year_col = np.array([r[1] for r in rows], dtype=object)
+    status_strips = np.frombuffer(b"".join(r[2] for r in rows), np.uint8).reshape(-1, STRIP_DAYS)
+    absent_strips = np.frombuffer(b"".join(r[3] for r in rows), np.uint8).reshape(-1, STRIP_DAYS)
+    codes, pupil_ids = pd.factorize(pupil_col, sort=True)
+    years = sorted(set(year_col))
+    if school_years is not None:
+        lo = np.datetime64(f"{parse_school_year(min(years))}-08-01")
+        hi = np.datetime64(f"{parse_school_year(max(years)) + 1}-08-01")
+        all_days = all_days[(all_days >= lo) & (all_days < hi)]
+    status = np.zeros((len(pupil_ids), len(all_days)), np.int8)
+    absent = np.zeros((len(pupil_ids), len(all_days)), np.float32)
+    for year in years:
+        start = np.datetime64(f"{parse_school_year(year)}-08-01")
+        offsets = np.arange(STRIP_DAYS)
+        dates = start + offsets
+        pos = np.searchsorted(all_days, dates)
+        valid = (pos < len(all_days)) & (all_days[np.minimum(pos, len(all_days) - 1)] == dates)
+        rows_of_year = np.flatnonzero(year_col == year)
+        target_rows = codes[rows_of_year][:, None]
+        target_cols = pos[valid][None, :]
+        status[target_rows, target_cols] = status_strips[rows_of_year][:, valid]
+        absent[target_rows, target_cols] = absent_strips[rows_of_year][:, valid] / FRACTION_SCALE
+    absent[status == STATUS_CODES["present"]] = 0.0
+    return Register(np.asarray(pupil_ids, dtype=object), all_days, status, absent)
+
+
+def register_rows(engine: Engine) -> pd.DataFrame:
+    """The register in the contract's long form: pupil_id, date, status, absent_fraction."""
+    reg = load_register(engine)
+    p, d = np.nonzero(reg.status)
+    return pd.DataFrame(
+        {
+            "pupil_id": reg.pupil_ids[p],
+            "date": reg.days[d],
+            "status": pd.Series(reg.status[p, d]).map(STATUS_NAMES).to_numpy(),
+            "absent_fraction": reg.absent[p, d].astype(float),
+        }
+    )
+
+
+def school_year_labels(first: int, n: int) -> list[str]:
+    return [school_year_label(first + i) for i in range(n)]
