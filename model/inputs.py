@@ -1,0 +1,43 @@
+"""Everything the feature builder reads, loaded from the store in one go."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from model.store import Register, class_wellbeing, concerns, enrolments, load_register, pupils
+
+
+@dataclass
+class Inputs:
+    """The register matrix and the small tables beside it."""
+
+    register: Register
+    enrolments: pd.DataFrame
+    concerns: pd.DataFrame
+    class_wellbeing: pd.DataFrame
+    pupils: pd.DataFrame
+
+    def feature_builder(self):
+        from model.features import FeatureBuilder
+
+        return FeatureBuilder(self.register, self.enrolments, self.concerns,
+                              self.class_wellbeing, self.pupils)
+
+
+def _frame(conn, table) -> pd.DataFrame:
+    rows = conn.execute(select(table)).all()
+    return pd.DataFrame(rows, columns=[c.name for c in table.columns])
+
+
+def load_inputs(engine: Engine) -> Inputs:
+    """Read the register matrix, enrolments, concerns, class wellbeing and pupils."""
+    register = load_register(engine)
+    with engine.connect() as conn:
+        enrol = _frame(conn, enrolments)
+        conc = _frame(conn, concerns).drop(columns=["id"])
+        wb = _frame(conn, class_wellbeing)
+        pup = _frame(conn, pupils)
+    return Inputs(register, enrol, conc, wb, pup)

@@ -1,0 +1,102 @@
+"""The rules schools use today, as rankers and as flags, and the statutory quarter rule.
+
+Alarm-list rules (domain.md): what a detection team would pick instead of a model, so the model
+is compared with each of them at the same list length. Each rule has a *score* (the quantity it
+looks at, used to rank pupils) and a *flag* (score at or over its threshold). "Days" are absent
+days (sum of absent fractions); "last month" is the last 20 school days, "last school year" the
+last 200 school days.
+
+The statutory rule (in force since 2019) is not a prediction: per calendar quarter, 10 %
+unauthorised absence obliges the school to warn the parents, 15 % to notify the municipality.
+It is shown apart from the model's flags.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from model.calendar import quarter_of, quarter_start
+from model.features import DayMajor
+
+
+@dataclass(frozen=True)
+class AlarmRule:
+    """One alarm-list rule: score = `measure` over the last `window` school days."""
+
+    name: str
+    measure: str  # days | unauthorised_rate | total_rate | longest_run
+    window: int
+    threshold: float
+    da: str
+    en: str
+
+    def score(self, dm: DayMajor, n: int, cols: np.ndarray) -> np.ndarray:
+        if self.measure == "days":
+            return dm.window(dm.cum["total"], n, self.window, cols)
+        if self.measure == "unauthorised_rate":
+            return np.nan_to_num(dm.rate("unauthorised", n - self.window, n, cols))
+        if self.measure == "total_rate":
+            return np.nan_to_num(dm.rate("total", n - self.window, n, cols))
+        if self.measure == "longest_run":
+            lo = max(n - self.window, 0)
+            return (dm.run[lo:n][:, cols].max(axis=0) if n > lo else np.zeros(len(cols))).astype(float)
+        raise ValueError(f"unknown measure {self.measure}")
+
+
+ALARM_RULES: tuple[AlarmRule, ...] = (
+    AlarmRule("days_4_last_month", "days", 20, 4, "4+ fraværsdage den seneste måned",
+              "4+ days absent in the last month"),
+    AlarmRule("unauthorised_10pct_last_month", "unauthorised_rate", 20, 0.10,
+              "10 %+ ulovligt fravær den seneste måned", "10 %+ unauthorised absence in the last month"),
+    AlarmRule("days_11_last_year", "days", 200, 11, "11+ fraværsdage det seneste skoleår",
+              "11+ days absent in the last school year"),
+    AlarmRule("rate_10pct_last_year", "total_rate", 200, 0.10, "10 %+ fravær det seneste skoleår",
+              "10 %+ absence in the last school year"),
+    AlarmRule("consecutive_5", "longest_run", 20, 5, "5 sammenhængende fraværsdage",
+              "5 consecutive days absent"),
+    AlarmRule("days_7_in_20", "days", 20, 7, "7 fraværsdage inden for 20 skoledage",
+              "7 days absent within 20 school days"),
+    AlarmRule("days_15_in_60", "days", 60, 15, "15 fraværsdage inden for 60 skoledage",
+              "15 days absent within 60 school days"),
+)
+RULE_BY_NAME = {r.name: r for r in ALARM_RULES}
+
+
+def rule_scores(dm: DayMajor, n: int, cols: np.ndarray) -> dict[str, np.ndarray]:
+    """`rule_<name>` score columns for the pupils in `cols` at as-of index n."""
+    return {f"rule_{r.name}": r.score(dm, n, cols).astype(np.float32) for r in ALARM_RULES}
+
+
+def rule_flags(frame: pd.DataFrame) -> pd.DataFrame:
+    """Boolean flag per rule from the `rule_<name>` score columns."""
+    return pd.DataFrame({r.name: frame[f"rule_{r.name}"] >= r.threshold for r in ALARM_RULES},
+                        index=frame.index)
+
+
+STATUTORY_LEVELS = ("none", "warning", "notification")
+
+
+def statutory_quarter(dm: DayMajor, as_of: date, cols: np.ndarray, warning: float = 0.10,
+                      notification: float = 0.15, min_days: int = 10) -> pd.DataFrame:
+    """The statutory rule for the calendar quarter of `as_of`, on the school days before it:
+    unauthorised days, registered days, rate and level (none/warning/notification). A level is
+    only given once the pupil has `min_days` registered days in the quarter."""
+    n = int(np.searchsorted(dm.days, np.datetime64(as_of, "D"), "left"))
+    q0 = int(np.searchsorted(dm.days, np.datetime64(quarter_start(as_of), "D"), "left"))
+    days = dm.span(dm.cum_registered, q0, n, cols)
+    unauth = dm.span(dm.cum["unauthorised"], q0, n, cols)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(days > 0, unauth / days, 0.0)
+    level = np.where(days < min_days, 0, np.where(rate >= notification, 2, np.where(rate >= warning, 1, 0)))
+    year, q = quarter_of(as_of)
+    return pd.DataFrame({
+        "quarter": f"{year}-Q{q}",
+        "registered_days": days,
+        "unauthorised_days": unauth,
+        "unauthorised_rate": rate,
+        "statutory_level": np.array(STATUTORY_LEVELS, dtype=object)[level],
+    })
