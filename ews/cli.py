@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -81,6 +82,77 @@ def ingest(
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(result.summary())
+
+
+def _parse_date(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{option} must be a date like 2025-03-03, not {text!r}") from None
+
+
+@app.command()
+@user_errors
+def train(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="train on what was known before this date")] = None,
+) -> None:
+    """Build features and labels, train, evaluate on later as-of dates, log to MLflow, register a
+    version and make it the champion if it passes the promotion gates."""
+    from model.inputs import load_inputs
+    from training.pipeline import train_and_evaluate
+    from training.tracking import log_and_register
+
+    settings = _settings()
+    inputs = load_inputs(_store())
+    if not len(inputs.register.pupil_ids):
+        raise UserError("nothing is ingested yet: run `ews ingest DIR` first")
+    typer.echo("building as-of features and labels, training ...", err=True)
+    result = train_and_evaluate(inputs, settings, as_of=_parse_date(as_of, "--as-of"))
+    outcome = log_and_register(result, settings)
+    table = result.comparison
+    model_row, rule_row = table.loc["model"], table.loc[result.best_rule]
+    typer.echo(f"registered {settings.registered_model_name} version {outcome.version} "
+               f"as {'champion' if outcome.promoted else 'challenger'}")
+    for reason in outcome.gate_reasons:
+        typer.echo(f"  - {reason}")
+    typer.echo(f"test slice {result.split.describe()['test']}: precision at list length "
+               f"{model_row['precision_at_capacity']:.3f} vs {rule_row['precision_at_capacity']:.3f} "
+               f"({result.best_rule}); ROC AUC {model_row['roc_auc']:.3f}; median lead time "
+               f"{model_row['lead_time_median_weeks']:.1f} vs {rule_row['lead_time_median_weeks']:.1f} weeks; "
+               f"ECE {result.calibration['ece']:.3f}")
+    typer.echo(f"report: {outcome.report}")
+
+
+@app.command()
+@user_errors
+def score(
+    as_of: Annotated[str, typer.Option("--as-of", help="score as of this date")],
+    out: Annotated[Path, typer.Option("--out", help="CSV file to write")],
+    school: Annotated[str | None, typer.Option("--school", help="only this school")] = None,
+    language: Annotated[str, typer.Option(help="language of the reasons: da or en")] = "da",
+) -> None:
+    """Score every pupil enrolled on the date with the champion (risk, band, reasons)."""
+    from model.inputs import load_inputs
+    from model.labels import LabelSpec
+    from serving.champion import load_champion
+    from serving.scoring import score_frame, score_table, with_reasons
+
+    settings = _settings()
+    day = _parse_date(as_of, "--as-of")
+    if day > date.today():
+        raise UserError(f"--as-of {day} is in the future")
+    champion = load_champion(settings)
+    inputs = load_inputs(_store())
+    frame = score_frame(inputs.feature_builder(), champion.model, day, LabelSpec.from_settings(settings),
+                        school)
+    if school is not None and not len(frame):
+        raise UserError(f"no pupils on roll at school {school!r} on {day}")
+    table = score_table(with_reasons(frame, champion.model, language=language))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False)
+    typer.echo(f"scored {len(table)} pupils as of {day} with {champion.label} -> {out}")
 
 
 def main() -> None:

@@ -1,0 +1,166 @@
+"""Evaluation on later as-of dates than training: the model against every rule at the same list
+length, among pupils who are not yet concerning.
+
+- Ranking: ROC AUC and PR AUC.
+- The list handed out: per school and as-of date the team's capacity (default 5 % of the
+  school's pupils on roll, at least 3) of the highest-ranked not-yet-concerning pupils; precision
+  and recall of that list, per school and overall (top 5 % of the municipality).
+- Calibration: Brier score and expected calibration error (ECE, 10 equal-width bins).
+- Lead time: for pupils who become concerning during the evaluation period, the school weeks
+  between the first time a ranker listed them and the week they became concerning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+from model.rules import ALARM_RULES
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """How many early warnings a school's team can take up in a week."""
+
+    share: float = 0.05
+    minimum: int = 3
+
+    def for_school(self, pupils_on_roll: int) -> int:
+        return max(self.minimum, int(np.ceil(self.share * pupils_on_roll)))
+
+
+def _tiebreak(frame: pd.DataFrame) -> np.ndarray:
+    """A deterministic tie-break: recent total absence, then a hash of the pupil id."""
+    ids = pd.util.hash_pandas_object(frame["pupil_id"], index=False).to_numpy() % 1_000_003
+    return np.nan_to_num(frame["total_rate_12w"].to_numpy()) + ids / 1e13
+
+
+def list_flags(frame: pd.DataFrame, score: np.ndarray, capacity: Capacity,
+               by: str | None = "school_id") -> np.ndarray:
+    """Boolean: is the row on the list at capacity? Only not-yet-concerning rows are listed;
+    capacity per (as_of, school) is computed from all pupils on roll there (by=None: the
+    whole municipality per as-of date)."""
+    keys = ["as_of"] + ([by] if by else [])
+    work = pd.DataFrame({
+        "score": np.asarray(score, dtype=float),
+        "tie": _tiebreak(frame),
+        "eligible": ~frame["already_concerning"].to_numpy(bool),
+    })
+    for k in keys:
+        work[k] = frame[k].to_numpy()
+    on_roll = work.groupby(keys)["score"].transform("size").to_numpy()
+    cap = np.maximum(capacity.minimum, np.ceil(capacity.share * on_roll)).astype(int)
+    work = work.assign(s=np.where(work["eligible"], work["score"], -np.inf))
+    order = work.sort_values(keys + ["s", "tie"], ascending=[True] * len(keys) + [False, False])
+    rank = order.groupby(keys).cumcount().reindex(work.index).to_numpy()
+    return (rank < cap) & work["eligible"].to_numpy()
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """Mean |observed rate - mean predicted| over equal-width bins, weighted by bin size."""
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    idx = np.minimum((p * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        mask = idx == b
+        if mask.any():
+            total += mask.sum() * abs(y[mask].mean() - p[mask].mean())
+    return float(total / max(len(y), 1))
+
+
+@dataclass
+class RankerResult:
+    """Metrics of one ranker (the model or a rule) on the evaluation slice."""
+
+    name: str
+    roc_auc: float
+    pr_auc: float
+    precision_at_capacity: float
+    recall_at_capacity: float
+    precision_at_5pct: float
+    listed: int
+    lead_time_median_weeks: float = float("nan")
+    lead_time_mean_weeks: float = float("nan")
+    detected_before_onset: float = float("nan")
+    lead_times: list[float] = field(default_factory=list, repr=False)
+
+
+def evaluate_ranker(name: str, frame: pd.DataFrame, score: np.ndarray, capacity: Capacity) -> RankerResult:
+    """Ranking and list metrics among not-yet-concerning rows with a known label."""
+    eligible = ~frame["already_concerning"].to_numpy(bool)
+    known = frame["label"].notna().to_numpy()
+    mask = eligible & known
+    y = frame["label"].to_numpy()[mask].astype(int)
+    s = np.asarray(score, float)[mask]
+    flags = list_flags(frame, score, capacity)
+    overall = list_flags(frame, score, Capacity(capacity.share, 1), by=None)
+    listed = flags & known
+    positives = max(int(y.sum()), 1)
+    return RankerResult(
+        name=name,
+        roc_auc=float(roc_auc_score(y, s)) if 0 < y.sum() < len(y) else float("nan"),
+        pr_auc=float(average_precision_score(y, s)) if y.sum() else float("nan"),
+        precision_at_capacity=float(frame["label"].to_numpy()[listed].mean()) if listed.any() else 0.0,
+        recall_at_capacity=float(frame["label"].to_numpy()[listed].sum() / positives),
+        precision_at_5pct=float(np.nanmean(frame["label"].to_numpy()[overall & known]))
+        if (overall & known).any() else 0.0,
+        listed=int(listed.sum()),
+    )
+
+
+def lead_times(frame: pd.DataFrame, score: np.ndarray, capacity: Capacity) -> np.ndarray:
+    """Weeks between a ranker first listing a pupil and the week the pupil became concerning,
+    for every pupil not concerning at the first as-of date who became so later (0 if the ranker
+    never listed them before)."""
+    flags = list_flags(frame, score, capacity)
+    work = pd.DataFrame({"pupil_id": frame["pupil_id"].to_numpy(), "as_of": frame["as_of"].to_numpy(),
+                         "concerning": frame["already_concerning"].to_numpy(bool), "listed": flags})
+    first_date = work["as_of"].min()
+    start_ok = work.loc[(work["as_of"] == first_date) & ~work["concerning"], "pupil_id"]
+    work = work[work["pupil_id"].isin(start_ok)]
+    onset = work.loc[work["concerning"]].groupby("pupil_id")["as_of"].min()
+    if onset.empty:
+        return np.array([])
+    work = work.join(onset.rename("onset"), on="pupil_id", how="inner")
+    before = work.loc[work["listed"] & (work["as_of"] < work["onset"])]
+    first_listed = before.groupby("pupil_id")["as_of"].min()
+    weeks = ((onset - first_listed.reindex(onset.index)).dt.days / 7).fillna(0.0)
+    return weeks.to_numpy(float)
+
+
+def calibration_metrics(frame: pd.DataFrame, risk: np.ndarray) -> dict[str, float]:
+    known = frame["label"].notna().to_numpy()
+    eligible = known & ~frame["already_concerning"].to_numpy(bool)
+    y = frame["label"].to_numpy()
+    return {
+        "brier": float(brier_score_loss(y[known].astype(int), risk[known])),
+        "ece": expected_calibration_error(y[known], risk[known]),
+        "ece_not_yet_concerning": expected_calibration_error(y[eligible], risk[eligible]),
+        "mean_risk": float(np.mean(risk[known])),
+        "observed_rate": float(np.mean(y[known])),
+    }
+
+
+def rule_rankers(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each alarm-list rule's score as a ranker."""
+    return {f"rule:{r.name}": frame[f"rule_{r.name}"].to_numpy(float) for r in ALARM_RULES}
+
+
+def compare(test: pd.DataFrame, lead: pd.DataFrame, rankers_test: dict[str, np.ndarray],
+            rankers_lead: dict[str, np.ndarray], capacity: Capacity) -> pd.DataFrame:
+    """One row per ranker: ranking, list and lead-time metrics."""
+    rows = []
+    for name, score in rankers_test.items():
+        result = evaluate_ranker(name, test, score, capacity)
+        weeks = lead_times(lead, rankers_lead[name], capacity)
+        if len(weeks):
+            result.lead_time_median_weeks = float(np.median(weeks))
+            result.lead_time_mean_weeks = float(np.mean(weeks))
+            result.detected_before_onset = float(np.mean(weeks > 0))
+            result.lead_times = weeks.tolist()
+        rows.append(result)
+    table = pd.DataFrame([r.__dict__ for r in rows]).set_index("name")
+    return table

@@ -1,0 +1,132 @@
+"""The evaluation report an analyst reads: plots and one HTML page (no pupil ids in it)."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from training.evaluation import list_flags
+from training.pipeline import MODEL_RANKER, TrainResult
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def calibration_plot(result: TrainResult, path: Path) -> Path:
+    from model.features import feature_matrix
+
+    plt = _plt()
+    test = result.test_frame[result.test_frame["label"].notna()]
+    risk = result.model.predict_proba(feature_matrix(test))[:, 1]
+    bins = np.linspace(0, 1, 11)
+    idx = np.minimum(np.digitize(risk, bins) - 1, 9)
+    frame = pd.DataFrame({"bin": idx, "risk": risk, "y": test["label"].to_numpy()})
+    agg = frame.groupby("bin").agg(risk=("risk", "mean"), observed=("y", "mean"), n=("y", "size"))
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect")
+    ax.plot(agg["risk"], agg["observed"], "o-", label="model")
+    ax.set(xlabel="predicted risk", ylabel="observed share concerning", title="Calibration (test slice)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def precision_curve_plot(result: TrainResult, path: Path, rankers: dict[str, np.ndarray]) -> Path:
+    """Precision of the per-school list as the list grows from 1 % to 20 % of pupils."""
+    from training.evaluation import Capacity
+
+    plt = _plt()
+    test = result.test_frame
+    known = test["label"].notna().to_numpy()
+    shares = np.array([0.01, 0.02, 0.03, 0.05, 0.075, 0.10, 0.15, 0.20])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, score in rankers.items():
+        prec = [np.nanmean(test["label"].to_numpy()[list_flags(test, score, Capacity(s, 1)) & known])
+                for s in shares]
+        ax.plot(shares * 100, prec, "o-" if name == MODEL_RANKER else ".--", label=name)
+    ax.axvline(result.capacity.share * 100, color="grey", lw=0.8)
+    ax.set(xlabel="list length (% of the school's pupils)", ylabel="precision",
+           title="Precision at list length, not-yet-concerning pupils")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def lead_time_plot(result: TrainResult, path: Path, names: list[str]) -> Path:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    bins = np.arange(0, 22, 1)
+    for name in names:
+        ax.hist(result.comparison.at[name, "lead_times"], bins=bins, alpha=0.5, label=name)
+    ax.set(xlabel="weeks listed before becoming concerning", ylabel="pupils", title="Lead time")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_html(float_format=lambda v: f"{v:.3f}", border=0, classes="t")
+
+
+def write_report(result: TrainResult, out_dir: Path, gates=None, version: str | None = None,
+                 extra_plots: dict[str, Path] | None = None) -> Path:
+    """Write plots and `evaluation.html` into `out_dir`; return the HTML path."""
+    from model.features import feature_matrix
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    test, best = result.test_frame, result.best_rule
+    rankers = {MODEL_RANKER: result.model.decision_function(feature_matrix(test)),
+               best: test[f"rule_{best.split(':', 1)[1]}"].to_numpy(float)}
+    plots = {
+        "Calibration": calibration_plot(result, out_dir / "calibration.png"),
+        "Precision at list length": precision_curve_plot(result, out_dir / "precision_at_k.png", rankers),
+        "Lead time": lead_time_plot(result, out_dir / "lead_time.png", [MODEL_RANKER, best]),
+        **(extra_plots or {}),
+    }
+    comparison = result.comparison.drop(columns=["lead_times"])
+    comparison.to_csv(out_dir / "comparison.csv")
+    result.fairness.to_csv(out_dir / "fairness.csv", index=False)
+    gate_html = "".join(f"<li>{html.escape(r)}</li>" for r in (gates.reasons if gates else []))
+    plot_html = "".join(f"<figure><img src='{p.name}' alt='{html.escape(t)}'><figcaption>"
+                        f"{html.escape(t)}</figcaption></figure>" for t, p in plots.items())
+    page = f"""<!doctype html><html lang="en"><meta charset="utf-8">
+<title>Fraværsradar evaluation {html.escape(version or '')}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#1a1a1a}}
+table.t{{border-collapse:collapse;font-size:13px}}table.t td,table.t th{{padding:3px 8px;
+border-bottom:1px solid #ddd;text-align:right}}figure{{display:inline-block;margin:8px}}
+img{{max-width:520px}}</style>
+<h1>Evaluation of model {html.escape(version or '(unregistered)')}</h1>
+<p>Trained on as-of dates {result.split.describe()['train']}; calibrated on
+{result.split.describe()['calibration']}; evaluated on the later as-of dates
+{result.split.describe()['test']}. Label: total absence &ge; {result.spec.threshold:.0%} over the
+next {result.spec.horizon} school days. Lists: {result.capacity.share:.0%} of each school's pupils
+(at least {result.capacity.minimum}), among pupils who are not yet concerning.</p>
+<h2>Against the rules at the same list length</h2>
+<p>Best rule: <b>{html.escape(best)}</b>. Lift in precision at list length:
+<b>{result.lift:.2f}x</b>.</p>{_table(comparison)}
+<h2>Calibration</h2>{_table(pd.DataFrame([result.calibration]))}
+<h2>Promotion gates</h2><ul>{gate_html}</ul>
+<h2>Fairness of the list handed out</h2>
+{_table(pd.DataFrame([result.fairness_ratios]).T.rename(columns={0: 'min/max ratio'}))}
+{_table(result.fairness)}
+<h2>Rows</h2>{_table(pd.DataFrame([result.counts]).T.rename(columns={0: 'rows'}))}
+<h2>Plots</h2>{plot_html}
+</html>"""
+    path = out_dir / "evaluation.html"
+    path.write_text(page, encoding="utf-8")
+    return path

@@ -1,0 +1,155 @@
+"""MLflow: tracking in EWS_HOME (SQLite backend, local artifacts, telemetry off), the model
+registry and promotion by alias (`champion`, `challenger`). mlflow is imported lazily."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from model.settings import Settings
+from training.pipeline import TrainResult, feature_list, promotion_gates
+
+EXPERIMENT = "fravaersradar"
+CHAMPION, CHALLENGER = "champion", "challenger"
+
+
+def mlflow_client(settings: Settings):
+    """Point MLflow at the settings' tracking store; create the experiment with its artifacts
+    under EWS_HOME (never the working directory)."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    client = MlflowClient(settings.tracking_uri)
+    if client.get_experiment_by_name(EXPERIMENT) is None:
+        client.create_experiment(EXPERIMENT, artifact_location=settings.artifact_root.as_uri())
+    mlflow.set_experiment(EXPERIMENT)
+    return client
+
+
+def current_champion(settings: Settings, client=None):
+    """(version, model) of the registered champion, or (None, None)."""
+    import mlflow
+
+    client = client or mlflow_client(settings)
+    try:
+        mv = client.get_model_version_by_alias(settings.registered_model_name, CHAMPION)
+    except Exception:  # noqa: BLE001 - no registered model or no alias yet
+        return None, None
+    return mv.version, mlflow.sklearn.load_model(f"models:/{settings.registered_model_name}/{mv.version}")
+
+
+@dataclass
+class TrainOutcome:
+    version: str
+    run_id: str
+    promoted: bool
+    gate_reasons: list[str]
+    metrics: dict[str, float]
+    report: Path
+
+
+def _input_example(result: TrainResult) -> pd.DataFrame:
+    """A synthetic row (per-feature medians of the training slice), not any pupil's data."""
+    from model.features import FEATURE_NAMES
+
+    medians = result.test_frame[FEATURE_NAMES].median(numeric_only=True)
+    return pd.DataFrame([medians.fillna(0.0).astype(np.float32)])
+
+
+def log_and_register(result: TrainResult, settings: Settings) -> TrainOutcome:
+    """Log params, metrics, the report and the model; register a version; apply the gates."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    client = mlflow_client(settings)
+    champion_version, champion = current_champion(settings, client)
+    gates = promotion_gates(result, settings, champion)
+    name = settings.registered_model_name
+    with mlflow.start_run(run_name=f"train {datetime.now(UTC):%Y-%m-%d %H:%M}") as run:
+        mlflow.log_params({
+            **{f"model.{k}": v for k, v in result.model.get_params().items()},
+            "label.threshold": result.spec.threshold, "label.horizon_days": result.spec.horizon,
+            "label.trailing_days": result.spec.trailing, "capacity.share": result.capacity.share,
+            "capacity.minimum": result.capacity.minimum, "features": len(feature_list()),
+            **{f"split.{k}": v for k, v in result.split.describe().items()},
+            "train_window": "..".join(result.train_window),
+        })
+        mlflow.log_metrics(result.metrics())
+        mlflow.log_metrics({f"rows.{k}": float(v) for k, v in result.counts.items()})
+        mlflow.log_dict({"features": feature_list()}, "features.json")
+        mlflow.log_dict({"split": {k: [str(d) for d in v] for k, v in
+                                   (("train", result.split.train), ("calibration", result.split.calibration),
+                                    ("test", result.split.test))},
+                         "label": result.spec.__dict__}, "dataset.json")
+        example = _input_example(result)
+        signature = infer_signature(example, result.model.predict_proba(example.to_numpy())[:, 1])
+        info = mlflow.sklearn.log_model(result.model, name="model", serialization_format="cloudpickle",
+                                        signature=signature, input_example=example)
+        version = mlflow.register_model(info.model_uri, name).version
+        with tempfile.TemporaryDirectory() as tmp:
+            from training.report import write_report
+
+            extra = _shap_plots(result, Path(tmp))
+            report = write_report(result, Path(tmp), gates, version=f"v{version}", extra_plots=extra)
+            mlflow.log_artifacts(tmp, "evaluation")
+        run_id = run.info.run_id
+    alias = CHAMPION if gates.passed else CHALLENGER
+    client.set_registered_model_alias(name, alias, version)
+    for key, value in {"gates": " | ".join(gates.reasons), "train_window": "..".join(result.train_window),
+                       "lift_over_best_rule": f"{result.lift:.3f}", "best_rule": result.best_rule,
+                       "run_id": run_id, "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                       "previous_champion": str(champion_version or "")}.items():
+        client.set_model_version_tag(name, version, key, value)
+    report_copy = settings.home_dir / "reports" / f"v{version}"
+    _download(client, run_id, report_copy)
+    return TrainOutcome(str(version), run_id, gates.passed, gates.reasons, result.metrics(),
+                        report_copy / "evaluation.html")
+
+
+def _shap_plots(result: TrainResult, out: Path) -> dict[str, Path]:
+    """Global SHAP plots for the report, when the reasons module is present."""
+    try:
+        from model import reasons
+    except ImportError:
+        return {}
+    from model.features import feature_matrix
+
+    sample = result.test_frame.sample(min(2000, len(result.test_frame)), random_state=0)
+    X = feature_matrix(sample)
+    explanation = reasons.explain(result.model, X)
+    path = out / "shap_summary.png"
+    reasons.summary_plot(explanation, X, path)
+    return {"SHAP summary": path}
+
+
+def _download(client, run_id: str, dest: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    client.download_artifacts(run_id, "evaluation", str(dest.parent / ".dl"))
+    src = dest.parent / ".dl" / "evaluation"
+    for f in src.iterdir():
+        f.replace(dest / f.name)
+    src.rmdir()
+    (dest.parent / ".dl").rmdir()
+
+
+def version_summary(settings: Settings, version: str | None = None) -> dict:
+    """What the registry says about a version (default: the champion)."""
+    client = mlflow_client(settings)
+    name = settings.registered_model_name
+    mv = (client.get_model_version_by_alias(name, CHAMPION) if version is None
+          else client.get_model_version(name, version))
+    run = client.get_run(mv.run_id) if mv.run_id else None
+    return {"version": mv.version, "aliases": list(mv.aliases), "tags": dict(mv.tags),
+            "metrics": dict(run.data.metrics) if run else {},
+            "params": dict(run.data.params) if run else {}}
+
+
