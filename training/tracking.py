@@ -3,6 +3,7 @@ registry and promotion by alias (`champion`, `challenger`). mlflow is imported l
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ def mlflow_client(settings: Settings):
     """Point MLflow at the settings' tracking store; create the experiment with its artifacts
     under EWS_HOME (never the working directory)."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
     import mlflow
     from mlflow import MlflowClient
