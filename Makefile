@@ -1,0 +1,37 @@
+# Fraværsradar: the two set-up commands of README.md live here.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO := demo
+export OMP_NUM_THREADS ?= 1
+export MLFLOW_DISABLE_TELEMETRY ?= true
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/ews: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(BIN)/ews
+
+## demo: the main job end to end on the embedded default municipality
+demo: $(BIN)/ews
+	$(BIN)/ews demo-data $(DEMO)
+	$(BIN)/ews ingest $(DEMO)
+	$(BIN)/ews train
+	$(BIN)/ews score --as-of $$(date -d "last monday" +%F) --out out/scores.csv
+
+## test: the whole test suite (PostgreSQL tests need the server at 127.0.0.1:5432)
+test: $(BIN)/ews
+	$(BIN)/pytest
+
+lint: $(BIN)/ews
+	$(BIN)/ruff check .
+
+bench: $(BIN)/ews
+	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/features.py
+
+clean:
+	rm -rf .ews $(DEMO) out
