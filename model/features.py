@@ -20,12 +20,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 
-from model.calendar import holiday_adjacent, parse_school_year, quarter_start, school_year_of, weekday
+from model.calendar import (
+    holiday_adjacent,
+    parse_school_year,
+    quarter_start,
+    school_year_label,
+    school_year_of,
+    weekday,
+)
 from model.store import STATUS_CODES, Register
 
 WEEK = 5  # school days in a school week
@@ -194,7 +201,7 @@ class DayMajor:
                 self.cum[cat] = cum(np.where(status == code, absent, 0))
         partial = (absent > 0) & (absent < 1)
         self.cum_partial = cum(partial.astype(np.float32))
-        self.cum_weekday = [cum(absent * (wd == k)[:, None]) for k in range(5)]
+        self.weekday = wd
         self.cum_after_break = cum(absent * after_break[:, None])
         run = np.zeros((self.n_days, self.n_pupils), np.int16)
         is_absent = absent >= 0.5
@@ -202,6 +209,13 @@ class DayMajor:
             prev = run[d - 1] if d else 0
             run[d] = np.where(is_absent[d], prev + 1, 0)
         self.run = run
+
+    def weekday_sums(self, n: int, w: int, cols: np.ndarray) -> np.ndarray:
+        """Absent days per weekday (Monday..Friday) over [n - w, n): shape (5, len(cols))."""
+        lo = max(n - w, 0)
+        block = self.absent[lo:n][:, cols]
+        wd = self.weekday[lo:n]
+        return np.stack([block[wd == k].sum(axis=0) for k in range(5)])
 
     def window(self, cum: np.ndarray, n: int, w: int, cols: np.ndarray) -> np.ndarray:
         lo = max(n - w, 0)
@@ -216,10 +230,6 @@ class DayMajor:
         days = self.span(self.cum_registered, lo, hi, cols)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(days > 0, self.span(self.cum[cat], lo, hi, cols) / days, np.nan)
-
-
-def _on_roll(enrolments: pd.DataFrame, school_year: str) -> pd.DataFrame:
-    return enrolments.loc[enrolments["school_year"] == school_year]
 
 
 class FeatureBuilder:
@@ -250,14 +260,17 @@ class FeatureBuilder:
         self.register = register
         self.row_of = pd.Index(register.pupil_ids)
         self.enrolments = enrolments.copy()
-        self.enrolments["special_needs"] = self.enrolments["special_needs"].fillna(False).astype(bool)
+        self.enrolments["special_needs"] = (
+            self.enrolments["special_needs"].astype(object).fillna(False).astype(bool))
+        self.enrolments["_row"] = self.row_of.get_indexer(self.enrolments["pupil_id"])
         self.concerns = concerns if concerns is not None else pd.DataFrame(
             columns=["pupil_id", "date", "source", "category", "severity"])
-        self.concerns = self.concerns.assign(date=pd.to_datetime(self.concerns["date"]).dt.normalize())
+        self._concern_arrays(self.concerns)
         self.wellbeing = class_wellbeing if class_wellbeing is not None else pd.DataFrame(
             columns=["class_id", "school_year", *WELLBEING_INDICATORS])
         self.gender = (pupils.set_index("pupil_id")["gender"] if pupils is not None
                        else pd.Series(dtype=object))
+        self._rolls: dict[str, _YearRoll] = {}
         self.day_major = DayMajor(register)
 
     # -- public ---------------------------------------------------------------------------
@@ -271,6 +284,24 @@ class FeatureBuilder:
             return pd.DataFrame(columns=KEY_COLUMNS + META_COLUMNS + FEATURE_NAMES)
         return pd.concat(frames, ignore_index=True)
 
+    # -- what does not change within a school year ----------------------------------------
+
+    def _concern_arrays(self, concerns: pd.DataFrame) -> None:
+        dates = pd.to_datetime(concerns["date"]).to_numpy("datetime64[D]")
+        self._c_row = self.row_of.get_indexer(concerns["pupil_id"])
+        keep = self._c_row >= 0
+        self._c_row = self._c_row[keep]
+        self._c_day = dates[keep].astype(np.int64)
+        self._c_wellbeing = concerns["category"].isin(CONCERN_WELLBEING).to_numpy()[keep]
+        self._c_severity = pd.to_numeric(concerns["severity"], errors="coerce").fillna(1).to_numpy(
+            np.float32)[keep]
+
+    def _roll(self, year: str) -> _YearRoll:
+        """Enrolment-derived arrays of a school year (computed once per year)."""
+        if year not in self._rolls:
+            self._rolls[year] = _YearRoll.build(self, year)
+        return self._rolls[year]
+
     # -- one as-of date -------------------------------------------------------------------
 
     def _build_one(self, t: date, with_rules: bool = False) -> pd.DataFrame:
@@ -278,11 +309,11 @@ class FeatureBuilder:
         n = int(np.searchsorted(dm.days, np.datetime64(t, "D"), side="left"))
         year = school_year_of(t)
         year_start = int(np.searchsorted(dm.days, np.datetime64(f"{parse_school_year(year)}-08-01", "D")))
-        roll = _on_roll(self.enrolments, year)
-        cols = self.row_of.get_indexer(roll["pupil_id"])
+        roll = self._roll(year)
+        keep = np.ones(len(roll.cols), bool)
         if n - year_start >= LEFT_AFTER_DAYS:
-            present = dm.window(dm.cum_registered, n, LEFT_AFTER_DAYS, cols) > 0
-            roll, cols = roll.loc[present], cols[present]
+            keep = dm.window(dm.cum_registered, n, LEFT_AFTER_DAYS, roll.cols) > 0
+        cols = roll.cols[keep]
         f: dict[str, np.ndarray] = {}
         for cat in CATEGORIES:
             for win, w in WINDOWS.items():
@@ -297,11 +328,10 @@ class FeatureBuilder:
         f["slope_8w"] = self._slope(n, cols)
         same_point = int(np.searchsorted(dm.days, np.datetime64(t, "D") - np.timedelta64(364, "D")))
         f["change_vs_last_year"] = f["total_rate_12w"] - dm.rate("total", same_point - 60, same_point, cols)
-        f["monday_friday_days_12w"] = (dm.window(dm.cum_weekday[0], n, 60, cols)
-                                       + dm.window(dm.cum_weekday[4], n, 60, cols))
+        by_weekday = dm.weekday_sums(n, 60, cols)
+        f["monday_friday_days_12w"] = by_weekday[0] + by_weekday[4]
         f["after_break_days_year"] = dm.span(dm.cum_after_break, year_start, n, cols)
-        f["same_weekday_days_12w"] = np.max(
-            np.stack([dm.window(c, n, 60, cols) for c in dm.cum_weekday]), axis=0)
+        f["same_weekday_days_12w"] = by_weekday.max(axis=0)
         f["weeks_with_absence_12w"] = self._weeks_with_absence(n, cols)
         lo = max(n - 60, 0)
         f["longest_spell_12w"] = (dm.run[lo:n][:, cols].max(axis=0) if n > lo
@@ -310,23 +340,26 @@ class FeatureBuilder:
         f["partial_days_12w"] = dm.window(dm.cum_partial, n, 60, cols)
         q_start = quarter_start(t)
         q_idx = int(np.searchsorted(dm.days, np.datetime64(q_start, "D")))
-        prev_q = quarter_start(q_start.replace(day=1) - pd.Timedelta(days=1))
+        prev_q = quarter_start(q_start - timedelta(days=1))
         prev_q_idx = int(np.searchsorted(dm.days, np.datetime64(prev_q, "D")))
         f["unauthorised_rate_quarter"] = dm.rate("unauthorised", q_idx, n, cols)
         f["unauthorised_rate_last_quarter"] = dm.rate("unauthorised", prev_q_idx, q_idx, cols)
-        f.update(self._concern_features(t, year, roll["pupil_id"].to_numpy()))
-        f.update(self._wellbeing_features(t, roll))
-        f["grade"] = roll["grade"].to_numpy(np.float32)
-        f["special_needs"] = roll["special_needs"].to_numpy(np.float32)
-        f["new_school"] = self._new_school(year, roll)
-        f["class_rate_12w"], f["school_rate_12w"] = self._context(roll, f["total_rate_12w"], cols, n)
+        f.update(self._concern_features(t, year, cols))
+        published = t >= date(parse_school_year(year) + 1, *WELLBEING_PUBLISHED)
+        for name, values in (roll.wellbeing_spring if published else roll.wellbeing_autumn).items():
+            f[name] = values[keep]
+        f["grade"] = roll.grade[keep]
+        f["special_needs"] = roll.special_needs[keep]
+        f["new_school"] = roll.new_school[keep]
+        f["class_rate_12w"], f["school_rate_12w"] = self._context(
+            roll.class_code[keep], roll.school_code[keep], cols, n)
 
         frame = pd.DataFrame({name: np.asarray(f[name], dtype=np.float32) for name in FEATURE_NAMES})
-        frame.insert(0, "pupil_id", roll["pupil_id"].to_numpy())
+        frame.insert(0, "pupil_id", roll.pupil_id[keep])
         frame.insert(1, "as_of", pd.Timestamp(t))
-        frame.insert(2, "school_id", roll["school_id"].to_numpy())
-        frame.insert(3, "class_id", roll["class_id"].to_numpy())
-        frame.insert(4, "gender", self.gender.reindex(roll["pupil_id"]).to_numpy())
+        frame.insert(2, "school_id", roll.school_id[keep])
+        frame.insert(3, "class_id", roll.class_id[keep])
+        frame.insert(4, "gender", roll.gender[keep])
         if with_rules:
             from model.rules import rule_scores
 
@@ -354,78 +387,110 @@ class FeatureBuilder:
             count += dm.span(dm.cum["total"], hi - WEEK, hi, cols) > 0
         return count
 
-    def _concern_features(self, t: date, year: str, ids: np.ndarray) -> dict[str, np.ndarray]:
-        ts = pd.Timestamp(t)
-        c = self.concerns.loc[self.concerns["date"] < ts]
-        index = pd.Index(ids)
-        out: dict[str, np.ndarray] = {}
+    def _concern_features(self, t: date, year: str, cols: np.ndarray) -> dict[str, np.ndarray]:
+        """Counts, severity and recency of concerns dated before t (bincount over pupils)."""
+        day = np.datetime64(t, "D").astype(np.int64)
+        year_start = np.datetime64(f"{parse_school_year(year)}-08-01", "D").astype(np.int64)
+        before = self._c_day < day
+        size = len(self.row_of)
 
-        def count(mask: pd.Series) -> np.ndarray:
-            return c.loc[mask].groupby("pupil_id").size().reindex(index, fill_value=0).to_numpy()
+        def count(mask: np.ndarray) -> np.ndarray:
+            return np.bincount(self._c_row[mask], minlength=size)[cols].astype(np.float32)
 
-        recent = c["date"] >= ts - pd.Timedelta(days=90)
-        out["concerns_90d"] = count(recent)
-        year_start = pd.Timestamp(f"{parse_school_year(year)}-08-01")
-        out["concerns_year"] = count(c["date"] >= year_start)
-        out["concern_wellbeing_180d"] = count(
-            (c["date"] >= ts - pd.Timedelta(days=180)) & c["category"].isin(CONCERN_WELLBEING))
-        severity = pd.to_numeric(c.loc[recent, "severity"], errors="coerce").fillna(1)
-        out["concern_max_severity_90d"] = (
-            severity.groupby(c.loc[recent, "pupil_id"]).max().reindex(index, fill_value=0).to_numpy())
-        latest = c.groupby("pupil_id")["date"].max().reindex(index)
-        out["days_since_concern"] = (ts - latest).dt.days.to_numpy(dtype=np.float32, na_value=np.nan)
-        return out
+        recent = before & (self._c_day >= day - 90)
+        severity = np.zeros(size, np.float32)
+        np.maximum.at(severity, self._c_row[recent], self._c_severity[recent])
+        latest = np.full(size, np.iinfo(np.int64).min, np.int64)
+        np.maximum.at(latest, self._c_row[before], self._c_day[before])
+        latest = latest[cols]
+        return {
+            "concerns_90d": count(recent),
+            "concerns_year": count(before & (self._c_day >= year_start)),
+            "concern_wellbeing_180d": count(before & (self._c_day >= day - 180) & self._c_wellbeing),
+            "concern_max_severity_90d": severity[cols],
+            "days_since_concern": np.where(latest > np.iinfo(np.int64).min, day - latest, np.nan
+                                           ).astype(np.float32),
+        }
 
-    def _wellbeing_features(self, t: date, roll: pd.DataFrame) -> dict[str, np.ndarray]:
-        """The latest class survey published before t: this year's class from 1 April, else the
-        pupil's class of the school year before."""
-        year = school_year_of(t)
-        start = parse_school_year(year)
-        published = t >= date(start + 1, *WELLBEING_PUBLISHED)
-        wb = self.wellbeing.set_index(["class_id", "school_year"])
-        prev_year = f"{start - 1}/{start % 100:02d}"
-        prev_class = (self.enrolments.loc[self.enrolments["school_year"] == prev_year]
-                      .set_index("pupil_id")["class_id"].reindex(roll["pupil_id"]).to_numpy())
-        now_key = pd.MultiIndex.from_arrays([roll["class_id"].to_numpy(), [year] * len(roll)])
-        prev_key = pd.MultiIndex.from_arrays([prev_class, [prev_year] * len(roll)])
-        prev2_year = f"{start - 2}/{(start - 1) % 100:02d}"
-        latest_key, before_key = (now_key, prev_key) if published else (
-            prev_key, pd.MultiIndex.from_arrays([prev_class, [prev2_year] * len(roll)]))
-        latest = wb.reindex(latest_key)
-        before = wb.reindex(before_key)
-        out = {f"class_wellbeing_{k}": latest[k].to_numpy(np.float32, na_value=np.nan)
-               for k in WELLBEING_INDICATORS}
-        indicators = list(WELLBEING_INDICATORS)
-        out["class_wellbeing_change"] = (
-            latest[indicators].mean(axis=1).to_numpy(np.float32, na_value=np.nan)
-            - before[indicators].mean(axis=1).to_numpy(np.float32, na_value=np.nan))
-        return out
-
-    def _new_school(self, year: str, roll: pd.DataFrame) -> np.ndarray:
-        start = parse_school_year(year)
-        prev = self.enrolments.loc[self.enrolments["school_year"] == f"{start - 1}/{start % 100:02d}"]
-        before = prev.set_index("pupil_id")["school_id"].reindex(roll["pupil_id"]).to_numpy()
-        return (pd.notna(before) & (before != roll["school_id"].to_numpy())).astype(np.float32)
-
-    def _context(self, roll: pd.DataFrame, rate: np.ndarray, cols: np.ndarray,
+    def _context(self, class_code: np.ndarray, school_code: np.ndarray, cols: np.ndarray,
                  n: int) -> tuple[np.ndarray, np.ndarray]:
         """Mean 12-week absence of the pupil's classmates and schoolmates, the pupil left out,
         so a pupil's own absence never moves their context."""
         dm = self.day_major
-        absent = dm.window(dm.cum["total"], n, 60, cols)
-        days = dm.window(dm.cum_registered, n, 60, cols)
-        frame = pd.DataFrame({"class": roll["class_id"].fillna("").to_numpy(),
-                              "school": roll["school_id"].to_numpy(), "a": absent, "d": days})
+        absent = dm.window(dm.cum["total"], n, 60, cols).astype(np.float64)
+        days = dm.window(dm.cum_registered, n, 60, cols).astype(np.float64)
         out = []
-        for key in ("class", "school"):
-            sums = frame.groupby(key)[["a", "d"]].transform("sum")
-            others_days = sums["d"].to_numpy() - days
+        for code in (class_code, school_code):
+            valid = code >= 0
+            safe = np.where(valid, code, 0)
+            size = int(safe.max()) + 1 if len(safe) else 0
+            a_sum = np.bincount(safe[valid], weights=absent[valid], minlength=size)
+            d_sum = np.bincount(safe[valid], weights=days[valid], minlength=size)
+            others_days = d_sum[safe] - days
             with np.errstate(invalid="ignore", divide="ignore"):
-                loo = np.where(others_days > 0, (sums["a"].to_numpy() - absent) / others_days, np.nan)
-            if key == "class":
-                loo = np.where(frame["class"].to_numpy() == "", np.nan, loo)
+                loo = np.where(valid & (others_days > 0), (a_sum[safe] - absent) / others_days, np.nan)
             out.append(loo.astype(np.float32))
         return out[0], out[1]
+
+
+@dataclass
+class _YearRoll:
+    """Pupils enrolled in one school year, as arrays aligned with each other."""
+
+    pupil_id: np.ndarray
+    cols: np.ndarray
+    school_id: np.ndarray
+    class_id: np.ndarray
+    gender: np.ndarray
+    school_code: np.ndarray
+    class_code: np.ndarray
+    grade: np.ndarray
+    special_needs: np.ndarray
+    new_school: np.ndarray
+    wellbeing_autumn: dict[str, np.ndarray]  # before 1 April: last year's class survey
+    wellbeing_spring: dict[str, np.ndarray]  # from 1 April: this year's class survey
+
+    @classmethod
+    def build(cls, builder: FeatureBuilder, year: str) -> _YearRoll:
+        enrol = builder.enrolments
+        roll = enrol.loc[enrol["school_year"] == year].reset_index(drop=True)
+        start = parse_school_year(year)
+        prev_year, prev2_year = school_year_label(start - 1), school_year_label(start - 2)
+        prev = enrol.loc[enrol["school_year"] == prev_year].set_index("pupil_id").reindex(roll["pupil_id"])
+        prev_school = prev["school_id"].to_numpy(dtype=object)
+        school = roll["school_id"].to_numpy(dtype=object)
+        prev_class = prev["class_id"].to_numpy(dtype=object)
+        now_class = roll["class_id"].to_numpy(dtype=object)
+        wb = builder.wellbeing.set_index(["class_id", "school_year"])
+        indicators = list(WELLBEING_INDICATORS)
+
+        def survey(classes: np.ndarray, survey_year: str) -> pd.DataFrame:
+            key = pd.MultiIndex.from_arrays([classes, np.full(len(classes), survey_year, dtype=object)])
+            return wb.reindex(key)[indicators]
+
+        def state(latest: pd.DataFrame, before: pd.DataFrame) -> dict[str, np.ndarray]:
+            out = {f"class_wellbeing_{k}": latest[k].to_numpy(np.float32, na_value=np.nan)
+                   for k in indicators}
+            out["class_wellbeing_change"] = (latest.mean(axis=1).to_numpy(np.float32, na_value=np.nan)
+                                             - before.mean(axis=1).to_numpy(np.float32, na_value=np.nan))
+            return out
+
+        last_year = survey(prev_class, prev_year)
+        class_codes, _ = pd.factorize(pd.Series(now_class).fillna("").replace("", None))
+        return cls(
+            pupil_id=roll["pupil_id"].to_numpy(dtype=object),
+            cols=roll["_row"].to_numpy(),
+            school_id=school,
+            class_id=now_class,
+            gender=builder.gender.reindex(roll["pupil_id"]).to_numpy(dtype=object),
+            school_code=pd.factorize(school)[0],
+            class_code=class_codes,
+            grade=roll["grade"].to_numpy(np.float32),
+            special_needs=roll["special_needs"].to_numpy(np.float32),
+            new_school=(pd.notna(prev_school) & (prev_school != school)).astype(np.float32),
+            wellbeing_autumn=state(last_year, survey(prev_class, prev2_year)),
+            wellbeing_spring=state(survey(now_class, year), last_year),
+        )
 
 
 def weekly_as_of_dates(days: np.ndarray, start: date, end: date) -> list[date]:
