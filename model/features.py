@@ -180,42 +180,48 @@ class DayMajor:
     """
 
     def __init__(self, reg: Register):
-        status = reg.status.T  # (D, P)
-        absent = reg.absent.T.astype(np.float32)
+        status = np.ascontiguousarray(reg.status.T)  # (D, P), one school day per row
+        absent = np.ascontiguousarray(reg.absent.T, dtype=np.float32)
         self.n_days, self.n_pupils = status.shape
         self.absent = absent
-        self.registered = (status > 0)
         self.days = reg.days
-        wd = weekday(reg.days) if len(reg.days) else np.zeros(0, np.int8)
-        after_break, _ = holiday_adjacent(reg.days) if len(reg.days) else (np.zeros(0, bool),) * 2
-
-        def cum(values: np.ndarray) -> np.ndarray:
-            out = np.zeros((self.n_days + 1, self.n_pupils), np.float32)
-            np.cumsum(values, axis=0, out=out[1:])
-            return out
-
-        self.cum_registered = cum(self.registered.astype(np.float32))
-        self.cum = {"total": cum(absent)}
-        for cat, code in CATEGORIES.items():
-            if code is not None:
-                self.cum[cat] = cum(np.where(status == code, absent, 0))
-        partial = (absent > 0) & (absent < 1)
-        self.cum_partial = cum(partial.astype(np.float32))
-        self.weekday = wd
-        self.cum_after_break = cum(absent * after_break[:, None])
-        run = np.zeros((self.n_days, self.n_pupils), np.int16)
-        is_absent = absent >= 0.5
+        self.weekday = weekday(reg.days) if len(reg.days) else np.zeros(0, np.int8)
+        after_break = holiday_adjacent(reg.days)[0] if len(reg.days) else np.zeros(0, bool)
+        shape = (self.n_days + 1, self.n_pupils)
+        self.cum_registered = np.zeros(shape, np.float32)
+        self.cum = {cat: np.zeros(shape, np.float32) for cat in CATEGORIES}
+        self.cum_partial = np.zeros(shape, np.float32)
+        self.cum_after_break = np.zeros(shape, np.float32)
+        self.run = np.zeros((self.n_days, self.n_pupils), np.int16)
+        codes = {cat: code for cat, code in CATEGORIES.items() if code is not None}
+        # One pass over the days, row by row: contiguous vector adds, no (D x P) temporaries.
         for d in range(self.n_days):
-            prev = run[d - 1] if d else 0
-            run[d] = np.where(is_absent[d], prev + 1, 0)
-        self.run = run
+            a, st = absent[d], status[d]
+            self.cum_registered[d + 1] = self.cum_registered[d] + (st > 0)
+            self.cum["total"][d + 1] = self.cum["total"][d] + a
+            for cat, code in codes.items():
+                self.cum[cat][d + 1] = self.cum[cat][d] + np.where(st == code, a, 0)
+            self.cum_partial[d + 1] = self.cum_partial[d] + ((a > 0) & (a < 1))
+            self.cum_after_break[d + 1] = self.cum_after_break[d] + (a if after_break[d] else 0)
+            self.run[d] = np.where(a >= 0.5, (self.run[d - 1] + 1) if d else 1, 0)
 
     def weekday_sums(self, n: int, w: int, cols: np.ndarray) -> np.ndarray:
         """Absent days per weekday (Monday..Friday) over [n - w, n): shape (5, len(cols))."""
         lo = max(n - w, 0)
-        block = self.absent[lo:n][:, cols]
-        wd = self.weekday[lo:n]
-        return np.stack([block[wd == k].sum(axis=0) for k in range(5)])
+        block, wd = self.absent[lo:n], self.weekday[lo:n]
+        sums = np.zeros((5, self.n_pupils), np.float32)
+        for k in range(5):
+            rows = np.flatnonzero(wd == k)
+            if len(rows):
+                sums[k] = block[rows].sum(axis=0)
+        return sums[:, cols]
+
+    def longest_run(self, lo: int, hi: int, cols: np.ndarray) -> np.ndarray:
+        """Longest run of absence reaching into [lo, hi) (school days)."""
+        lo = max(lo, 0)
+        if hi <= lo:
+            return np.zeros(len(cols), np.float32)
+        return self.run[lo:hi].max(axis=0)[cols].astype(np.float32)
 
     def window(self, cum: np.ndarray, n: int, w: int, cols: np.ndarray) -> np.ndarray:
         lo = max(n - w, 0)
@@ -229,7 +235,8 @@ class DayMajor:
         """Absent share of registered days in [lo, hi); NaN where none is registered."""
         days = self.span(self.cum_registered, lo, hi, cols)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(days > 0, self.span(self.cum[cat], lo, hi, cols) / days, np.nan)
+            return np.where(days > 0, self.span(self.cum[cat], lo, hi, cols) / days,
+                            np.float32(np.nan))
 
 
 class FeatureBuilder:
@@ -247,6 +254,7 @@ class FeatureBuilder:
         concerns: pd.DataFrame | None = None,
         class_wellbeing: pd.DataFrame | None = None,
         pupils: pd.DataFrame | None = None,
+        chunk_pupils: int = 25_000,
     ):
         enrolled = pd.Index(enrolments["pupil_id"].unique())
         missing = enrolled.difference(pd.Index(register.pupil_ids))
@@ -271,18 +279,74 @@ class FeatureBuilder:
         self.gender = (pupils.set_index("pupil_id")["gender"] if pupils is not None
                        else pd.Series(dtype=object))
         self._rolls: dict[str, _YearRoll] = {}
-        self.day_major = DayMajor(register)
+        self._day_major: DayMajor | None = None
+        self.chunk_pupils = chunk_pupils
+
+    @property
+    def day_major(self) -> DayMajor:
+        """Cumulative sums over the whole register (built on first use; labels and rules read it)."""
+        if self._day_major is None:
+            self._day_major = DayMajor(self.register)
+        return self._day_major
+
+    def _chunks(self):
+        """(first row, last row + 1, DayMajor) over pupil chunks, so memory stays bounded."""
+        size = len(self.row_of)
+        if size <= self.chunk_pupils:
+            yield 0, size, self.day_major
+            return
+        for lo in range(0, size, self.chunk_pupils):
+            hi = min(lo + self.chunk_pupils, size)
+            reg = self.register
+            yield lo, hi, DayMajor(Register(reg.pupil_ids[lo:hi], reg.days, reg.status[lo:hi],
+                                            reg.absent[lo:hi]))
 
     # -- public ---------------------------------------------------------------------------
 
     def build(self, as_of_dates: Iterable[date], with_rules: bool = False) -> pd.DataFrame:
         """Feature rows for every pupil on roll at each as-of date, with KEY and META columns;
         with `with_rules`, also the alarm-list rules' scores (`rule_<name>`, model.rules)."""
-        frames = [self._build_one(pd.Timestamp(t).date(), with_rules) for t in as_of_dates]
-        frames = [f for f in frames if len(f)]
-        if not frames:
-            return pd.DataFrame(columns=KEY_COLUMNS + META_COLUMNS + FEATURE_NAMES)
-        return pd.concat(frames, ignore_index=True)
+        dates = [pd.Timestamp(t).date() for t in as_of_dates]
+        # Features go straight into one preallocated float32 block (an upper bound on the rows:
+        # everyone enrolled), so the result is never copied: peak memory ~ result + one chunk.
+        bound = sum(len(self._roll(school_year_of(t)).cols) for t in dates)
+        block = np.empty((bound, len(FEATURE_NAMES)), np.float32)
+        other: dict[str, list[np.ndarray]] = {}
+        context: dict[str, list[np.ndarray]] = {"date": [], "absent": [], "days": [], "class": [],
+                                                "school": []}
+        pos = 0
+        for lo, hi, dm in self._chunks():
+            for i, t in enumerate(dates):
+                part = self._build_one(dm, lo, hi, t, with_rules)
+                k = len(part.absent_12w)
+                for j, name in enumerate(FEATURE_NAMES):
+                    block[pos:pos + k, j] = part.columns.pop(name)
+                pos += k
+                for name, values in part.columns.items():
+                    other.setdefault(name, []).append(values)
+                for key, values in (("date", np.full(k, i)), ("absent", part.absent_12w),
+                                    ("days", part.days_12w), ("class", part.class_code),
+                                    ("school", part.school_code)):
+                    context[key].append(values)
+        block = block[:pos]
+        if pos:
+            ctx = {key: np.concatenate(values) for key, values in context.items()}
+            for name, key in (("class_rate_12w", "class"), ("school_rate_12w", "school")):
+                block[:, FEATURE_NAMES.index(name)] = _leave_one_out(
+                    ctx["date"], ctx[key], ctx["absent"], ctx["days"])
+        frame = pd.DataFrame(block, columns=FEATURE_NAMES, copy=False)
+        names = KEY_COLUMNS + META_COLUMNS + [n for n in other if n not in KEY_COLUMNS + META_COLUMNS]
+        for at, name in enumerate(names):
+            values = np.concatenate(other.pop(name)) if pos else np.array([], dtype=object)
+            if name == "as_of":
+                values = values.astype("datetime64[ns]")
+            # ids stay plain Python strings (object): converting millions to Arrow costs seconds
+            column = pd.Series(values, dtype=object, copy=False) if values.dtype == object else values
+            if at < len(KEY_COLUMNS) + len(META_COLUMNS):
+                frame.insert(at, name, column)
+            else:
+                frame[name] = column
+        return frame
 
     # -- what does not change within a school year ----------------------------------------
 
@@ -304,16 +368,16 @@ class FeatureBuilder:
 
     # -- one as-of date -------------------------------------------------------------------
 
-    def _build_one(self, t: date, with_rules: bool = False) -> pd.DataFrame:
-        dm = self.day_major
+    def _build_one(self, dm: DayMajor, lo: int, hi: int, t: date, with_rules: bool) -> _Part:
+        """Features at t for the pupils on roll whose register rows are in [lo, hi)."""
         n = int(np.searchsorted(dm.days, np.datetime64(t, "D"), side="left"))
         year = school_year_of(t)
         year_start = int(np.searchsorted(dm.days, np.datetime64(f"{parse_school_year(year)}-08-01", "D")))
         roll = self._roll(year)
-        keep = np.ones(len(roll.cols), bool)
+        keep = (roll.cols >= lo) & (roll.cols < hi)
         if n - year_start >= LEFT_AFTER_DAYS:
-            keep = dm.window(dm.cum_registered, n, LEFT_AFTER_DAYS, roll.cols) > 0
-        cols = roll.cols[keep]
+            keep[keep] = dm.window(dm.cum_registered, n, LEFT_AFTER_DAYS, roll.cols[keep] - lo) > 0
+        cols = roll.cols[keep] - lo
         f: dict[str, np.ndarray] = {}
         for cat in CATEGORIES:
             for win, w in WINDOWS.items():
@@ -325,17 +389,15 @@ class FeatureBuilder:
         f["total_rate_last_year"] = dm.rate("total", last_year_start, year_start, cols)
         f["unauthorised_rate_last_year"] = dm.rate("unauthorised", last_year_start, year_start, cols)
         f["trend_4w"] = dm.rate("total", n - 20, n, cols) - dm.rate("total", n - 60, n - 20, cols)
-        f["slope_8w"] = self._slope(n, cols)
+        f["slope_8w"] = self._slope(dm, n, cols)
         same_point = int(np.searchsorted(dm.days, np.datetime64(t, "D") - np.timedelta64(364, "D")))
         f["change_vs_last_year"] = f["total_rate_12w"] - dm.rate("total", same_point - 60, same_point, cols)
         by_weekday = dm.weekday_sums(n, 60, cols)
         f["monday_friday_days_12w"] = by_weekday[0] + by_weekday[4]
         f["after_break_days_year"] = dm.span(dm.cum_after_break, year_start, n, cols)
         f["same_weekday_days_12w"] = by_weekday.max(axis=0)
-        f["weeks_with_absence_12w"] = self._weeks_with_absence(n, cols)
-        lo = max(n - 60, 0)
-        f["longest_spell_12w"] = (dm.run[lo:n][:, cols].max(axis=0) if n > lo
-                                  else np.zeros(len(cols))).astype(np.float32)
+        f["weeks_with_absence_12w"] = self._weeks_with_absence(dm, n, cols)
+        f["longest_spell_12w"] = dm.longest_run(n - 60, n, cols)
         f["current_spell"] = (dm.run[n - 1, cols] if n > 0 else np.zeros(len(cols))).astype(np.float32)
         f["partial_days_12w"] = dm.window(dm.cum_partial, n, 60, cols)
         q_start = quarter_start(t)
@@ -344,32 +406,34 @@ class FeatureBuilder:
         prev_q_idx = int(np.searchsorted(dm.days, np.datetime64(prev_q, "D")))
         f["unauthorised_rate_quarter"] = dm.rate("unauthorised", q_idx, n, cols)
         f["unauthorised_rate_last_quarter"] = dm.rate("unauthorised", prev_q_idx, q_idx, cols)
-        f.update(self._concern_features(t, year, cols))
+        f.update(self._concern_features(t, year, cols + lo))
         published = t >= date(parse_school_year(year) + 1, *WELLBEING_PUBLISHED)
         for name, values in (roll.wellbeing_spring if published else roll.wellbeing_autumn).items():
             f[name] = values[keep]
         f["grade"] = roll.grade[keep]
         f["special_needs"] = roll.special_needs[keep]
         f["new_school"] = roll.new_school[keep]
-        f["class_rate_12w"], f["school_rate_12w"] = self._context(
-            roll.class_code[keep], roll.school_code[keep], cols, n)
+        f["class_rate_12w"] = f["school_rate_12w"] = np.full(len(cols), np.nan, np.float32)
 
-        frame = pd.DataFrame({name: np.asarray(f[name], dtype=np.float32) for name in FEATURE_NAMES})
-        frame.insert(0, "pupil_id", roll.pupil_id[keep])
-        frame.insert(1, "as_of", pd.Timestamp(t))
-        frame.insert(2, "school_id", roll.school_id[keep])
-        frame.insert(3, "class_id", roll.class_id[keep])
-        frame.insert(4, "gender", roll.gender[keep])
+        columns: dict[str, np.ndarray] = {
+            "pupil_id": roll.pupil_id[keep],
+            "as_of": np.full(len(cols), np.datetime64(t, "D")),
+            "school_id": roll.school_id[keep],
+            "class_id": roll.class_id[keep],
+            "gender": roll.gender[keep],
+        }
+        columns.update({name: np.asarray(f[name], dtype=np.float32) for name in FEATURE_NAMES})
         if with_rules:
             from model.rules import rule_scores
 
-            for name, score in rule_scores(dm, n, cols).items():
-                frame[name] = score
-        return frame
+            columns.update(rule_scores(dm, n, cols))
+        return _Part(columns, dm.window(dm.cum["total"], n, 60, cols).astype(np.float64),
+                     dm.window(dm.cum_registered, n, 60, cols).astype(np.float64),
+                     roll.class_code[keep], roll.school_code[keep])
 
-    def _slope(self, n: int, cols: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def _slope(dm: DayMajor, n: int, cols: np.ndarray) -> np.ndarray:
         """Least-squares slope of the weekly absence rate over the last 8 school weeks."""
-        dm = self.day_major
         x = np.arange(8) - 3.5
         weights = x / np.sum(x * x)
         slope = np.zeros(len(cols), np.float32)
@@ -379,8 +443,8 @@ class FeatureBuilder:
             slope += weights[k] * np.nan_to_num(rate)
         return slope
 
-    def _weeks_with_absence(self, n: int, cols: np.ndarray) -> np.ndarray:
-        dm = self.day_major
+    @staticmethod
+    def _weeks_with_absence(dm: DayMajor, n: int, cols: np.ndarray) -> np.ndarray:
         count = np.zeros(len(cols), np.float32)
         for k in range(12):
             hi = n - k * WEEK
@@ -412,25 +476,31 @@ class FeatureBuilder:
                                            ).astype(np.float32),
         }
 
-    def _context(self, class_code: np.ndarray, school_code: np.ndarray, cols: np.ndarray,
-                 n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Mean 12-week absence of the pupil's classmates and schoolmates, the pupil left out,
-        so a pupil's own absence never moves their context."""
-        dm = self.day_major
-        absent = dm.window(dm.cum["total"], n, 60, cols).astype(np.float64)
-        days = dm.window(dm.cum_registered, n, 60, cols).astype(np.float64)
-        out = []
-        for code in (class_code, school_code):
-            valid = code >= 0
-            safe = np.where(valid, code, 0)
-            size = int(safe.max()) + 1 if len(safe) else 0
-            a_sum = np.bincount(safe[valid], weights=absent[valid], minlength=size)
-            d_sum = np.bincount(safe[valid], weights=days[valid], minlength=size)
-            others_days = d_sum[safe] - days
-            with np.errstate(invalid="ignore", divide="ignore"):
-                loo = np.where(valid & (others_days > 0), (a_sum[safe] - absent) / others_days, np.nan)
-            out.append(loo.astype(np.float32))
-        return out[0], out[1]
+def _leave_one_out(group_of_date: np.ndarray, code: np.ndarray, absent: np.ndarray,
+                   days: np.ndarray) -> np.ndarray:
+    """Absence share of the others in the row's (as-of date, group); NaN without a group or
+    without others. A pupil's own absence never moves their context."""
+    valid = code >= 0
+    width = int(code.max()) + 2 if len(code) else 1
+    key = group_of_date.astype(np.int64) * width + np.where(valid, code, width - 1)
+    _, inverse = np.unique(key, return_inverse=True)
+    a_sum = np.bincount(inverse, weights=absent)
+    d_sum = np.bincount(inverse, weights=days)
+    others_days = d_sum[inverse] - days
+    with np.errstate(invalid="ignore", divide="ignore"):
+        loo = np.where(valid & (others_days > 0), (a_sum[inverse] - absent) / others_days, np.nan)
+    return loo.astype(np.float32)
+
+
+@dataclass
+class _Part:
+    """Feature rows of one pupil chunk at one as-of date, with what the context needs."""
+
+    columns: dict[str, np.ndarray]
+    absent_12w: np.ndarray
+    days_12w: np.ndarray
+    class_code: np.ndarray
+    school_code: np.ndarray
 
 
 @dataclass

@@ -42,8 +42,7 @@ class AlarmRule:
         if self.measure == "total_rate":
             return np.nan_to_num(dm.rate("total", n - self.window, n, cols))
         if self.measure == "longest_run":
-            lo = max(n - self.window, 0)
-            return (dm.run[lo:n][:, cols].max(axis=0) if n > lo else np.zeros(len(cols))).astype(float)
+            return dm.longest_run(n - self.window, n, cols)
         raise ValueError(f"unknown measure {self.measure}")
 
 

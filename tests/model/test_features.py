@@ -150,3 +150,14 @@ def test_weekly_as_of_dates_are_mondays():
     assert dates[0] == date(2024, 9, 9)
     assert all(d.weekday() == 0 for d in dates)
     assert len(dates) == 8
+
+
+def test_chunked_build_equals_one_pass():
+    """Building in pupil chunks (bounded memory) gives the same rows as one pass."""
+    dates = [date(2024, 3, 4), date(2024, 11, 11)]
+    whole = MUNI.feature_builder().build(dates, with_rules=True)
+    chunked = FeatureBuilder(MUNI.register, MUNI.enrolments, MUNI.concerns, MUNI.class_wellbeing,
+                             MUNI.pupils, chunk_pupils=17).build(dates, with_rules=True)
+    key = ["as_of", "pupil_id"]
+    pd.testing.assert_frame_equal(whole.sort_values(key).reset_index(drop=True),
+                                  chunked.sort_values(key).reset_index(drop=True))
