@@ -79,12 +79,12 @@ LATE_ARRIVAL = 0.006  # a partial day (late arrival, lessons missed)
 TRIPS_PER_YEAR = 0.2  # family trips of 3-5 days next to a break
 
 # The mix of pupils.
-HIGH_ABSENCE_SHARE = 0.22  # persistently high absence (child or family); never escalates
+HIGH_ABSENCE_SHARE = 0.17  # persistently high absence (child or family); never escalates
 HIGH_ILLNESS = 1.6  # the high group's hazards; the bulk has illness 0.7, unauthorised 0.55
 HIGH_UNAUTHORISED = 2.0
 HIGH_PARTIAL = 10.0  # the high group's partial days, relative to the bulk
 HIGH_SPREAD = 0.45  # the high group's spread of propensities, relative to the bulk
-ESCALATIONS_PER_YEAR = 0.025  # onsets per enrolled pupil and school year (~5 % in 3 years)
+ESCALATIONS_PER_YEAR = 0.045  # onsets per enrolled pupil and school year (~9 % in 3 years)
 CHRONIC_SHARE = 0.022  # chronic illness with regular appointments (more with special needs)
 CUSTODY_SHARE = 0.02  # shared custody, every other week
 FLU_HEIGHT = (0.5, 1.1)  # extra illness at a flu wave's peak, relative to the season

@@ -90,6 +90,12 @@ FEATURES: tuple[Feature, ...] = (
             "Ulovligt fravær i skoleåret indtil nu", "Unauthorised absence this school year so far"),
     Feature("illness_rate_year", "illness_recent", "share", +1,
             "Sygefravær i skoleåret indtil nu", "Illness absence this school year so far"),
+    Feature("total_rate_40w", "long_term", "share", +1,
+            "Samlet fravær de sidste 40 skoleuger (et skoleår)", "Total absence over the last 40 school weeks (a school year)"),
+    Feature("unauthorised_rate_40w", "long_term", "share", +1,
+            "Ulovligt fravær de sidste 40 skoleuger", "Unauthorised absence over the last 40 school weeks"),
+    Feature("illness_rate_40w", "long_term", "share", +1,
+            "Sygefravær de sidste 40 skoleuger", "Illness absence over the last 40 school weeks"),
     Feature("total_rate_last_year", "last_year", "share", +1,
             "Samlet fravær sidste skoleår", "Total absence last school year"),
     Feature("unauthorised_rate_last_year", "last_year", "share", +1,
@@ -386,6 +392,8 @@ class FeatureBuilder:
             f[f"{cat}_rate_year"] = dm.rate(cat, year_start, n, cols)
         last_year_start = int(np.searchsorted(
             dm.days, np.datetime64(f"{parse_school_year(year) - 1}-08-01", "D")))
+        for cat in ("total", "unauthorised", "illness"):
+            f[f"{cat}_rate_40w"] = dm.rate(cat, n - 200, n, cols)
         f["total_rate_last_year"] = dm.rate("total", last_year_start, year_start, cols)
         f["unauthorised_rate_last_year"] = dm.rate("unauthorised", last_year_start, year_start, cols)
         f["trend_4w"] = dm.rate("total", n - 20, n, cols) - dm.rate("total", n - 60, n - 20, cols)
