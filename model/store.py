@@ -43,6 +43,7 @@ STRIP_DAYS = 366
 FRACTION_SCALE = 200
 STATUS_CODES = {"present": 1, "illness": 2, "authorised": 3, "unauthorised": 4}
 STATUS_NAMES = {v: k for k, v in STATUS_CODES.items()}
+FEW_KEYS = 2000  # read_strips looks fewer keys up by primary key instead of by school year
 
 metadata = MetaData()
 
@@ -166,11 +167,30 @@ def empty_strips(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros((n, STRIP_DAYS), np.uint8), np.zeros((n, STRIP_DAYS), np.uint8)
 
 
-def read_strips(conn, keys: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Register strips as a frame (pupil_id, school_year, status, absent: bytes); all of them,
-    or only those whose (pupil_id, school_year) is in `keys`."""
-    rows = conn.execute(select(register)).all()
-    frame = pd.DataFrame(rows, columns=["pupil_id", "school_year", "status", "absent"])
+def read_strips(conn, keys: pd.DataFrame | None = None,
+                school_years: list[str] | None = None) -> pd.DataFrame:
+    """Register strips as a frame (pupil_id, school_year, status, absent: bytes): all of them,
+    or only those of `school_years` and/or whose (pupil_id, school_year) is in `keys`.
+
+    Only the wanted school years are read; up to FEW_KEYS keys are fetched by primary key, so a
+    merge of a small correction does not read a whole year."""
+    columns = ["pupil_id", "school_year", "status", "absent"]
+    query = select(register)
+    years = None if school_years is None else set(school_years)
+    if keys is not None:
+        years = set(keys["school_year"]) if years is None else years & set(keys["school_year"])
+    if years is not None:
+        if not years:
+            return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+        query = query.where(register.c.school_year.in_(sorted(years)))
+    if keys is not None and len(keys) <= FEW_KEYS:
+        ids = sorted(set(keys["pupil_id"]))
+        rows = []
+        for i in range(0, len(ids), 500):  # stay below SQLite's bound-parameter limit
+            rows += conn.execute(query.where(register.c.pupil_id.in_(ids[i : i + 500]))).all()
+    else:
+        rows = conn.execute(query).all()
+    frame = pd.DataFrame(rows, columns=columns)
     if keys is not None and len(frame):
         wanted = pd.MultiIndex.from_frame(keys[["pupil_id", "school_year"]])
         frame = frame[pd.MultiIndex.from_frame(frame[["pupil_id", "school_year"]]).isin(wanted)]
