@@ -102,7 +102,7 @@ def danish_holidays(start_year: int) -> set[date]:
     off: set[date] = set()
     off |= _week_days(start_year, 42)  # autumn break
     christmas = date(start_year, 12, 21)
-    off |= {christmas + timedelta(days=i) for i in range(14) if christmas + timedelta(days=i) < date(spring, 1, 3)}
+    off |= {d for d in (christmas + timedelta(days=i) for i in range(14)) if d < date(spring, 1, 3)}
     off |= _week_days(spring, 7)  # winter break
     easter = easter_sunday(spring)
     off |= {easter - timedelta(days=d) for d in range(1, 7)}  # the week before Easter

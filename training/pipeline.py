@@ -9,11 +9,10 @@ import os
 from dataclasses import dataclass, field
 from datetime import date
 
-import numpy as np
 import pandas as pd
 
 from model.estimator import RiskModel
-from model.features import FEATURE_NAMES, feature_matrix
+from model.features import feature_matrix
 from model.inputs import Inputs
 from model.labels import LabelSpec
 from model.settings import Settings

@@ -102,7 +102,7 @@ def log_and_register(result: TrainResult, settings: Settings) -> TrainOutcome:
             from training.report import write_report
 
             extra = _shap_plots(result, Path(tmp))
-            report = write_report(result, Path(tmp), gates, version=f"v{version}", extra_plots=extra)
+            write_report(result, Path(tmp), gates, version=f"v{version}", extra_plots=extra)
             mlflow.log_artifacts(tmp, "evaluation")
         run_id = run.info.run_id
     alias = CHAMPION if gates.passed else CHALLENGER

@@ -68,7 +68,8 @@ def test_more_recent_absence_never_lowers_risk(trained):
     # one extra day per pupil; the context features leave each pupil out, so pupils do not
     # move each other: compare each pupil against their own earlier risk
     after = FeatureBuilder(Register(reg.pupil_ids, reg.days, status, absent), MUNI.enrolments,
-                           MUNI.concerns, MUNI.class_wellbeing, MUNI.pupils).build([AS_OF]).set_index("pupil_id")
+                           MUNI.concerns, MUNI.class_wellbeing, MUNI.pupils
+                           ).build([AS_OF]).set_index("pupil_id")
     after = after.loc[before.index]
     for col in ("class_rate_12w", "school_rate_12w"):  # hold the classmates' absence fixed
         after[col] = before[col]
@@ -84,12 +85,14 @@ def test_risk_does_not_depend_on_other_pupils_ids_or_order(trained):
     renamed = np.array([f"X{i}" for i in perm], dtype=object)
     mapping = dict(zip(reg.pupil_ids[perm], renamed, strict=True))
     shuffled = Register(renamed, reg.days, reg.status[perm], reg.absent[perm])
-    enrol = MUNI.enrolments.assign(pupil_id=MUNI.enrolments["pupil_id"].map(mapping)).sample(frac=1, random_state=0)
+    enrol = MUNI.enrolments.assign(pupil_id=MUNI.enrolments["pupil_id"].map(mapping))
+    enrol = enrol.sample(frac=1, random_state=0)
     concerns = MUNI.concerns.assign(pupil_id=MUNI.concerns["pupil_id"].map(mapping))
     pupils = MUNI.pupils.assign(pupil_id=MUNI.pupils["pupil_id"].map(mapping))
     a = MUNI.feature_builder().build([AS_OF])
     b = FeatureBuilder(shuffled, enrol, concerns, MUNI.class_wellbeing, pupils).build([AS_OF])
-    risk_a = dict(zip(a["pupil_id"].map(mapping), trained.predict_proba(feature_matrix(a))[:, 1], strict=True))
+    risk_a = dict(zip(a["pupil_id"].map(mapping), trained.predict_proba(feature_matrix(a))[:, 1],
+                      strict=True))
     risk_b = dict(zip(b["pupil_id"], trained.predict_proba(feature_matrix(b))[:, 1], strict=True))
     assert risk_a.keys() == risk_b.keys()
     assert all(risk_a[k] == pytest.approx(risk_b[k], abs=1e-12) for k in risk_a)

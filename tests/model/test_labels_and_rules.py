@@ -26,7 +26,8 @@ def _municipality(status_rows: list[np.ndarray], absent_rows: list[np.ndarray]):
     return FeatureBuilder(reg, enrol)
 
 
-def _pupil(absent_days: list[int], code: int = ILL, fraction: float = 1.0, registered_until: int | None = None):
+def _pupil(absent_days: list[int], code: int = ILL, fraction: float = 1.0,
+           registered_until: int | None = None):
     status = np.full(len(DAYS), P, np.int8)
     absent = np.zeros(len(DAYS), np.float32)
     status[absent_days], absent[absent_days] = code, fraction

@@ -10,10 +10,10 @@ import pytest
 
 from model.calendar import danish_school_days
 from model.errors import UserError
+from tests.municipality import small_municipality
 from training.dataset import candidate_as_of_dates
 from training.evaluation import Capacity, expected_calibration_error, lead_times, list_flags
 from training.splits import label_end_date, temporal_split
-from tests.municipality import small_municipality
 
 DAYS = np.array([d for y in ("2023/24", "2024/25") for d in danish_school_days(y)], "datetime64[D]")
 
