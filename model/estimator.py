@@ -81,9 +81,13 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "booster_")
         return self.booster_.decision_function(self._prepare(X))
 
-    def predict_proba(self, X) -> np.ndarray:
+    def probability(self, margin: np.ndarray) -> np.ndarray:
+        """The calibrated risk for margins already computed (saves a second pass of the trees)."""
         a, b = self.calibration_
-        p = _sigmoid(a * self.decision_function(X) + b)
+        return _sigmoid(a * np.asarray(margin, dtype=float) + b)
+
+    def predict_proba(self, X) -> np.ndarray:
+        p = self.probability(self.decision_function(X))
         return np.column_stack([1 - p, p])
 
     def predict(self, X) -> np.ndarray:

@@ -6,7 +6,7 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     # The weekly list.
     capacity_share: float = Field(0.05, gt=0, le=1, description="list length as share of pupils")
     capacity_min: int = Field(3, ge=1)
+    capacity_overrides: dict[str, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description='list length per school, e.g. EWS_CAPACITY_OVERRIDES=\'{"S01": 8}\'',
+    )
 
     # Promotion gates.
     gate_min_lift_over_rules: float = 1.1

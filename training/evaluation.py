@@ -18,45 +18,10 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
+from model.capacity import Capacity, list_flags
 from model.rules import ALARM_RULES
 
-
-@dataclass(frozen=True)
-class Capacity:
-    """How many early warnings a school's team can take up in a week."""
-
-    share: float = 0.05
-    minimum: int = 3
-
-    def for_school(self, pupils_on_roll: int) -> int:
-        return max(self.minimum, int(np.ceil(self.share * pupils_on_roll)))
-
-
-def _tiebreak(frame: pd.DataFrame) -> np.ndarray:
-    """A deterministic tie-break: recent total absence, then a hash of the pupil id."""
-    ids = pd.util.hash_pandas_object(frame["pupil_id"], index=False).to_numpy() % 1_000_003
-    return np.nan_to_num(frame["total_rate_12w"].to_numpy()) + ids / 1e13
-
-
-def list_flags(frame: pd.DataFrame, score: np.ndarray, capacity: Capacity,
-               by: str | None = "school_id") -> np.ndarray:
-    """Boolean: is the row on the list at capacity? Only not-yet-concerning rows are listed;
-    capacity per (as_of, school) is computed from all pupils on roll there (by=None: the
-    whole municipality per as-of date)."""
-    keys = ["as_of"] + ([by] if by else [])
-    work = pd.DataFrame({
-        "score": np.asarray(score, dtype=float),
-        "tie": _tiebreak(frame),
-        "eligible": ~frame["already_concerning"].to_numpy(bool),
-    })
-    for k in keys:
-        work[k] = frame[k].to_numpy()
-    on_roll = work.groupby(keys)["score"].transform("size").to_numpy()
-    cap = np.maximum(capacity.minimum, np.ceil(capacity.share * on_roll)).astype(int)
-    work = work.assign(s=np.where(work["eligible"], work["score"], -np.inf))
-    order = work.sort_values(keys + ["s", "tie"], ascending=[True] * len(keys) + [False, False])
-    rank = order.groupby(keys).cumcount().reindex(work.index).to_numpy()
-    return (rank < cap) & work["eligible"].to_numpy()
+__all__ = ["Capacity", "list_flags", "compare", "evaluate_ranker", "lead_times"]
 
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
