@@ -45,6 +45,11 @@ def test_train_registers_a_version_and_reports_against_the_rules(trained_home):
     report = Path(env["EWS_HOME"]) / "reports" / "v1" / "evaluation.html"
     html = report.read_text()
     assert "Against the rules at the same list length" in html and "Fairness" in html
+    assert "SHAP summary" in html
+    plots = {p.name for p in report.parent.glob("*.png")}
+    assert {"calibration.png", "precision_at_k.png", "lead_time.png", "shap_summary.png",
+            "shap_groups.png"} <= plots
+    assert len([p for p in plots if p.startswith("shap_dependence_")]) == 3
     # the report and the MLflow artifacts never hold pupil ids
     assert "E000" not in html
 

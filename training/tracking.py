@@ -119,19 +119,23 @@ def log_and_register(result: TrainResult, settings: Settings) -> TrainOutcome:
 
 
 def _shap_plots(result: TrainResult, out: Path) -> dict[str, Path]:
-    """Global SHAP plots for the report, when the reasons module is present."""
-    try:
-        from model import reasons
-    except ImportError:
-        return {}
+    """Global SHAP plots for the report: summary, importance per reason group, and the
+    dependence of the three most important features (on a sample of the test slice)."""
+    from model import reasons
     from model.features import feature_matrix
 
     sample = result.test_frame.sample(min(2000, len(result.test_frame)), random_state=0)
     X = feature_matrix(sample)
     explanation = reasons.explain(result.model, X)
-    path = out / "shap_summary.png"
-    reasons.summary_plot(explanation, X, path)
-    return {"SHAP summary": path}
+    plots = {"SHAP summary": reasons.summary_plot(explanation, X, out / "shap_summary.png"),
+             "SHAP importance per reason": reasons.importance_plot(explanation, out / "shap_groups.png")}
+    importance = reasons.global_importance(explanation)
+    top = importance.loc[importance["level"] == "feature", "name"].head(3)
+    for name in top:
+        plots[f"SHAP dependence: {name}"] = reasons.dependence_plot(
+            explanation, X, name, out / f"shap_dependence_{name}.png")
+    importance.to_csv(out / "shap_importance.csv", index=False)
+    return plots
 
 
 def _download(client, run_id: str, dest: Path) -> None:
