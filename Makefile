@@ -15,12 +15,14 @@ $(BIN)/ews: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(BIN)/ews
 
-## demo: the main job end to end on the embedded default municipality
+## demo: the main job end to end on the embedded default municipality, then serve it
 demo: $(BIN)/ews
 	$(BIN)/ews demo-data $(DEMO)
 	$(BIN)/ews ingest $(DEMO)
 	$(BIN)/ews train
 	$(BIN)/ews score --as-of $$(date -d "last monday" +%F) --out out/scores.csv
+	$(BIN)/ews flags --out out/lists
+	$(BIN)/ews serve
 
 ## test: the whole test suite (PostgreSQL tests need the server at 127.0.0.1:5432)
 test: $(BIN)/ews
@@ -32,6 +34,7 @@ lint: $(BIN)/ews
 bench: $(BIN)/ews
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/features.py
+	$(BIN)/python benchmarks/weekly.py
 
 clean:
 	rm -rf .ews $(DEMO) out

@@ -61,11 +61,21 @@ def demo_data(
     schools: Annotated[int, typer.Option(min=1, help="number of schools")] = 12,
     years: Annotated[int, typer.Option(min=1, max=10, help="number of school years")] = 3,
     seed: Annotated[int, typer.Option(help="random seed")] = 7,
+    until: Annotated[
+        str | None, typer.Option(help="last day of the register, YYYY-MM-DD (default: yesterday)")
+    ] = None,
+    cpr: Annotated[bool, typer.Option(help="synthetic CPR numbers as pupil ids")] = False,
 ) -> None:
     """Write a realistic demo municipality in the data contract's files."""
     from model.demo import write_demo_municipality
 
-    summary = write_demo_municipality(out_dir, pupils=pupils, schools=schools, years=years, seed=seed)
+    try:
+        summary = write_demo_municipality(
+            out_dir, pupils=pupils, schools=schools, years=years, seed=seed,
+            until=_parse_date(until, "--until"), cpr=cpr,
+        )
+    except ValueError as err:
+        raise UserError(str(err)) from None
     typer.echo(summary)
 
 
@@ -96,7 +106,9 @@ def _parse_date(text: str | None, option: str) -> date | None:
 @app.command()
 @user_errors
 def train(
-    as_of: Annotated[str | None, typer.Option("--as-of", help="train on what was known before this date")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="train on what was known before this date")
+    ] = None,
 ) -> None:
     """Build features and labels, train, evaluate on later as-of dates, log to MLflow, register a
     version and make it the champion if it passes the promotion gates."""
@@ -120,7 +132,8 @@ def train(
     typer.echo(f"test slice {result.split.describe()['test']}: precision at list length "
                f"{model_row['precision_at_capacity']:.3f} vs {rule_row['precision_at_capacity']:.3f} "
                f"({result.best_rule}); ROC AUC {model_row['roc_auc']:.3f}; median lead time "
-               f"{model_row['lead_time_median_weeks']:.1f} vs {rule_row['lead_time_median_weeks']:.1f} weeks; "
+               f"{model_row['lead_time_median_weeks']:.1f} vs "
+               f"{rule_row['lead_time_median_weeks']:.1f} weeks; "
                f"ECE {result.calibration['ece']:.3f}")
     typer.echo(f"report: {outcome.report}")
 
@@ -144,7 +157,8 @@ def score(
     if day > date.today():
         raise UserError(f"--as-of {day} is in the future")
     champion = load_champion(settings)
-    inputs = load_inputs(_store())
+    engine = _store()
+    inputs = load_inputs(engine)
     frame = score_frame(inputs.feature_builder(), champion.model, day, LabelSpec.from_settings(settings),
                         school)
     if school is not None and not len(frame):
@@ -152,7 +166,151 @@ def score(
     table = score_table(with_reasons(frame, champion.model, language=language))
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False)
+    from serving.audit import EXPORT_SCORES, record
+
+    record(engine, settings.secret_key(), actor="cli:score", role="admin", action=EXPORT_SCORES,
+           school_id=school, pupils=table["pupil_id"].tolist(),
+           detail={"as_of": day.isoformat(), "rows": len(table), "language": language,
+                   "model_version": champion.version})
     typer.echo(f"scored {len(table)} pupils as of {day} with {champion.label} -> {out}")
+
+
+@app.command()
+@user_errors
+def flags(
+    out: Annotated[Path, typer.Option("--out", help="folder to write the lists to")],
+    week: Annotated[
+        str | None, typer.Option("--week", help="ISO week like 2024-W42 (default: this week)")
+    ] = None,
+    school: Annotated[str | None, typer.Option("--school", help="only this school")] = None,
+    language: Annotated[str, typer.Option(help="language of the lists: da or en")] = "da",
+) -> None:
+    """Write the weekly flag lists, one per school, as CSV, Excel and printable HTML."""
+    from serving.audit import EXPORT_FLAGS, record
+    from serving.champion import load_champion
+    from serving.exports import export_flag_list
+    from serving.flags import LANGUAGES, build_weekly_lists, resolve_week, stored_flag_list
+
+    if language not in LANGUAGES:
+        raise UserError(f"--language must be one of {', '.join(LANGUAGES)}, not {language!r}")
+    settings = _settings()
+    resolve_week(week)  # a bad week fails before the model is loaded
+    engine = _store()
+    lists = build_weekly_lists(settings, engine, load_champion(settings), week, school)
+    for flag_list in lists:
+        stored = stored_flag_list(engine, flag_list.school_id, flag_list.week, language)
+        paths = export_flag_list(stored, out, language, threshold=settings.concern_threshold,
+                                 horizon=settings.horizon_days, trailing=settings.trailing_days)
+        record(engine, settings.secret_key(), actor="cli:flags", role="admin",
+               action=EXPORT_FLAGS, school_id=flag_list.school_id,
+               pupils=[f.pupil_id for f in flag_list.flags],
+               detail={"week": flag_list.week, "language": language, "rows": len(flag_list.flags),
+                       "formats": [p.suffix[1:] for p in paths]})
+        typer.echo(f"{flag_list.summary()} -> {paths[0].with_suffix('.{csv,xlsx,html}')}")
+
+
+@app.command()
+@user_errors
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8000,
+    model_poll_seconds: Annotated[
+        float, typer.Option(help="how often to check the registry for a new champion (0: never)")
+    ] = 30.0,
+) -> None:
+    """Run the HTTP API (one worker; OpenMP/BLAS limited to EWS_THREADS threads)."""
+    import os
+
+    settings = _settings()
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, str(settings.threads))
+    import uvicorn
+
+    from serving.api.app import create_app, install_log_redaction, log_through_a_queue
+
+    api = create_app(settings, poll_seconds=model_poll_seconds, freeze_gc=True)
+    install_log_redaction()
+    listener = log_through_a_queue()
+    typer.echo(f"serving on http://{host}:{port} (OpenAPI at /docs)", err=True)
+    # Our own access lines name path templates only; uvicorn's would carry pupil ids.
+    try:
+        uvicorn.run(api, host=host, port=port, workers=1, access_log=False)
+    finally:
+        listener.stop()
+
+
+token_app = typer.Typer(help="Bearer tokens for the HTTP API.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+@user_errors
+def token_create(
+    role: Annotated[str, typer.Option(help="school, team, analyst or admin")],
+    school: Annotated[str | None, typer.Option(help="the school (school and team tokens)")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="a name for the audit log (not a person's)")
+    ] = None,
+) -> None:
+    """Print a new bearer token (shown once; only its hash is stored)."""
+    from serving.audit import TOKEN_CREATE, record
+    from serving.auth import create_token
+
+    engine = _store()
+    created = create_token(engine, role, school, name)
+    record(engine, _settings().secret_key(), actor="cli:token", role="admin", action=TOKEN_CREATE,
+           school_id=created.school_id, detail={"token_id": created.id, "role": created.role})
+    typer.echo(f"token {created.id} {created.name!r} ({created.role}"
+               f"{', school ' + created.school_id if created.school_id else ''})", err=True)
+    typer.echo(created.token)
+
+
+@token_app.command("revoke")
+@user_errors
+def token_revoke(which: Annotated[str, typer.Argument(help="the token's id or name")]) -> None:
+    """Revoke a token: it stops working at once."""
+    from serving.audit import TOKEN_REVOKE, record
+    from serving.auth import revoke_token
+
+    engine = _store()
+    ids = revoke_token(engine, which)
+    record(engine, _settings().secret_key(), actor="cli:token", role="admin", action=TOKEN_REVOKE,
+           detail={"token_id": ids[0]})
+    typer.echo(f"revoked token {ids[0]}")
+
+
+@token_app.command("list")
+@user_errors
+def token_list() -> None:
+    """List the tokens (id, name, role, school, created, revoked); never a secret."""
+    from serving.auth import list_tokens
+
+    for t in list_tokens(_store()):
+        revoked = f"revoked {t['revoked_at']:%Y-%m-%d %H:%M}" if t["revoked_at"] else "active"
+        typer.echo(f"{t['id']:>4}  {t['name']:<28} {t['role']:<8} {t['school_id'] or '-':<10} "
+                   f"created {t['created_at']:%Y-%m-%d %H:%M}  {revoked}")
+
+
+@app.command()
+@user_errors
+def audit(
+    since: Annotated[str | None, typer.Option(help="only entries from this date on")] = None,
+    pupil: Annotated[str | None, typer.Option(help="only entries about this pupil (CPR number "
+                                                   "or pseudonym)")] = None,
+) -> None:
+    """Print the audit log: who read or exported pupil-level data, or reviewed a flag, when."""
+    import json
+
+    from serving.audit import entries
+
+    settings = _settings()
+    rows = entries(_store(), settings.secret_key(), _parse_date(since, "--since"), pupil)
+    for r in rows:
+        detail = json.dumps(r["detail"], ensure_ascii=False, sort_keys=True) if r["detail"] else ""
+        typer.echo(f"{r['at']:%Y-%m-%d %H:%M:%S}  {r['actor']:<24} {r['role']:<8} "
+                   f"{r['school_id'] or '-':<10} {r['action']:<16} {r['pupil_marker'] or '-':<26} "
+                   f"{detail}")
+    typer.echo(f"{len(rows)} entries", err=True)
 
 
 def main() -> None:

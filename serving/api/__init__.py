@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): `create_app(settings)` in serving.api.app; `ews serve` runs it."""

@@ -1,0 +1,293 @@
+"""FastAPI dependencies: settings, store, champion, the caller - and every scoping rule.
+
+Handlers declare what they need with the `Annotated` aliases below; who may see what is decided
+here and only here:
+- roles: `Reader` (school, team, analyst, admin), `TeamReader` (team, analyst, admin),
+  `Reviewer` (team), `RegisterWriter` (school, admin), `Admin`, `ModelManager` (analyst, admin);
+- school scope: a school or team token sees only its own school. Anything outside it - another
+  school's pupil, list or flag, and equally one that does not exist - gets the one `forbidden`
+  answer, byte for byte the same, so nothing about existence leaks. Analysts and admins see every
+  school and get 404 for what does not exist.
+A CPR number given as pupil id is pseudonymised here, before any lookup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine, func, select
+
+from model.calendar import iso_week, school_year_of
+from model.pseudonym import pseudonymise
+from model.records import flag_lists
+from model.settings import Settings
+from serving import audit
+from serving.api.problems import ApiProblem, forbidden, not_found, role_forbidden, unauthorized
+from serving.api.risk import Enrolment, RiskService, StoreSnapshot
+from serving.api.schemas import RegisterPush
+from serving.auth import Principal, authenticate
+from serving.champion import ChampionHolder, ServedModel
+
+bearer = HTTPBearer(auto_error=False, description="a token from `ews token create`")
+
+
+# -- the application's parts ----------------------------------------------------------------
+# Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency on the
+# thread pool, and each such hop costs about 0.4 ms on the 2-core machine.
+
+
+async def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+async def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+async def get_holder(request: Request) -> ChampionHolder:
+    return request.app.state.holder
+
+
+async def get_service(request: Request) -> RiskService:
+    return request.app.state.risk
+
+
+async def get_key(request: Request) -> bytes:
+    """The pseudonym key, read once at start-up."""
+    return request.app.state.key
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+HolderDep = Annotated[ChampionHolder, Depends(get_holder)]
+ServiceDep = Annotated[RiskService, Depends(get_service)]
+KeyDep = Annotated[bytes, Depends(get_key)]
+
+
+async def served_model(holder: HolderDep) -> ServedModel:
+    """The champion for this request, taken once: a swap during the request does not change it."""
+    served = holder.served
+    if served is None:
+        raise ApiProblem(503, "no-model", "No champion model is loaded: "
+                         f"{holder.problem or 'run `ews train` first'}.")
+    return served
+
+
+ServedModelDep = Annotated[ServedModel, Depends(served_model)]
+
+
+async def store_snapshot(service: ServiceDep) -> StoreSnapshot:
+    """The store as the caches see it; the store version is re-read at most every
+    `RiskService.recheck_seconds` (an ingest by another process shows within that)."""
+    fresh = service.fresh_snapshot()
+    return fresh if fresh is not None else await run_in_threadpool(service.snapshot)
+
+
+SnapshotDep = Annotated[StoreSnapshot, Depends(store_snapshot)]
+
+
+# -- who is calling ---------------------------------------------------------------------------
+
+
+def current_principal(request: Request, engine: EngineDep,
+                      credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                             Depends(bearer)]) -> Principal:
+    """The caller of a valid, unrevoked bearer token; 401 otherwise."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise unauthorized()
+    principal = authenticate(engine, credentials.credentials)
+    if principal is None:
+        raise unauthorized("The bearer token is unknown or revoked.", invalid=True)
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+@dataclass(frozen=True)
+class Auditor:
+    """Appends the caller's reads and reviews to the audit log (serving.audit)."""
+
+    engine: Engine
+    key: bytes
+    principal: Principal
+
+    def record(self, action: str, *, school_id: str | None = None, pupils=(),
+               detail: dict | None = None) -> int:
+        return audit.record(self.engine, self.key, actor=self.principal.name,
+                            role=self.principal.role, action=action, school_id=school_id,
+                            pupils=pupils, detail=detail)
+
+
+async def get_auditor(engine: EngineDep, key: KeyDep, principal: PrincipalDep) -> Auditor:
+    return Auditor(engine, key, principal)
+
+
+AuditorDep = Annotated[Auditor, Depends(get_auditor)]
+
+
+def require_roles(*allowed: str):
+    """A dependency that lets only these roles through (403 for the others)."""
+
+    async def dependency(principal: PrincipalDep) -> Principal:
+        if principal.role not in allowed:
+            raise role_forbidden(principal.role, allowed)
+        return principal
+
+    return dependency
+
+
+Reader = Annotated[Principal, Depends(require_roles("school", "team", "analyst", "admin"))]
+TeamReader = Annotated[Principal, Depends(require_roles("team", "analyst", "admin"))]
+Reviewer = Annotated[Principal, Depends(require_roles("team"))]
+RegisterWriter = Annotated[Principal, Depends(require_roles("school", "admin"))]
+ModelManager = Annotated[Principal, Depends(require_roles("analyst", "admin"))]
+Admin = Annotated[Principal, Depends(require_roles("admin"))]
+
+
+# -- scope: pupils, schools, flags ------------------------------------------------------------
+
+PupilIdPath = Annotated[str, Path(min_length=1, max_length=64,
+                                   description="the pupil's id: a pseudonym or a CPR number "
+                                               "(pseudonymised before lookup)")]
+SchoolIdPath = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+def _refuse(principal: Principal, detail: str) -> ApiProblem:
+    """Outside the scope or absent: the same 403 for a school-scoped token, 404 for the rest."""
+    return forbidden() if principal.school_scoped else not_found(detail)
+
+
+def _enrolled_in_scope(principal: Principal, service: RiskService, key: bytes,
+                       pupil_id: str, school_year: str) -> Enrolment:
+    pupil = pseudonymise(pupil_id, key)
+    enrolment = service.enrolment(pupil, school_year)
+    if enrolment is None or not principal.sees_school(enrolment.school_id):
+        raise _refuse(principal, f"No such pupil enrolled in {school_year}.")
+    return enrolment
+
+
+@dataclass(frozen=True)
+class PupilAt:
+    """A pupil within the caller's scope, at an as-of date."""
+
+    enrolment: Enrolment
+    as_of: date
+
+
+def pupil_at(pupil_id: PupilIdPath, principal: Reader, service: ServiceDep,
+             key: KeyDep, snap: SnapshotDep,
+             as_of: Annotated[date | None, Query(
+                 description="default: the latest registered school day")] = None) -> PupilAt:
+    """The pupil at the as-of date (its school year decides the school), if in scope."""
+    if as_of is None:
+        if snap.latest_day is None:
+            raise _refuse(principal, "Nothing is registered yet.")
+        as_of = snap.latest_day
+    if as_of > date.today():
+        raise ApiProblem(422, "invalid-request", f"as_of {as_of} is in the future.")
+    return PupilAt(_enrolled_in_scope(principal, service, key, pupil_id,
+                                      school_year_of(as_of)), as_of)
+
+
+def pupil_in_year(pupil_id: PupilIdPath, principal: Reader, service: ServiceDep,
+                  key: KeyDep, snap: SnapshotDep,
+                  school_year: Annotated[str | None, Query(
+                      pattern=r"^\d{4}/\d{2}$",
+                      description="e.g. 2024/25; default: that of the latest registered day")]
+                  = None) -> Enrolment:
+    """The pupil's enrolment in a school year, if in scope."""
+    if school_year is None:
+        if snap.latest_day is None:
+            raise _refuse(principal, "Nothing is registered yet.")
+        school_year = school_year_of(snap.latest_day)
+    start = int(school_year[:4])
+    if (start + 1) % 100 != int(school_year[5:]):
+        raise ApiProblem(422, "invalid-request", "school_year must look like 2024/25.")
+    return _enrolled_in_scope(principal, service, key, pupil_id, school_year)
+
+
+ScopedPupilAt = Annotated[PupilAt, Depends(pupil_at)]
+ScopedPupilYear = Annotated[Enrolment, Depends(pupil_in_year)]
+
+
+@dataclass(frozen=True)
+class SchoolWeek:
+    school_id: str
+    week: str
+
+
+def school_week(school_id: SchoolIdPath, principal: TeamReader, engine: EngineDep,
+                week: Annotated[str | None, Query(
+                    pattern=r"^\d{4}-W\d{2}$",
+                    description="ISO week, e.g. 2025-W10; default: the school's newest list")]
+                = None) -> SchoolWeek:
+    """A school's list week within the caller's scope; 403/404 as for pupils."""
+    if not principal.sees_school(school_id):
+        raise forbidden()
+    if week is None:
+        with engine.connect() as conn:
+            week = conn.execute(select(func.max(flag_lists.c.week)).where(
+                flag_lists.c.school_id == school_id)).scalar()
+        if week is None:
+            raise not_found("No flag list is stored for this school.")
+    else:
+        try:
+            week = iso_week(date.fromisocalendar(int(week[:4]), int(week[6:]), 1))
+        except ValueError:
+            raise ApiProblem(422, "invalid-request", "week must be a valid ISO week like "
+                                                     "2025-W10.") from None
+    return SchoolWeek(school_id, week)
+
+
+ScopedSchoolWeek = Annotated[SchoolWeek, Depends(school_week)]
+
+FlagIdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
+LanguageQuery = Annotated[str, Query(pattern="^(da|en)$", description="language of the reasons")]
+
+
+def _flag_in_scope(principal: Principal, engine: Engine, flag_id: int, language: str,
+                   school_id: str | None = None) -> dict:
+    from serving.flags import stored_flag
+
+    flag = stored_flag(engine, flag_id, language)
+    if flag is None or not principal.sees_school(flag["school_id"]) or (
+            school_id is not None and flag["school_id"] != school_id):
+        raise _refuse(principal, "No such flag.")
+    return flag
+
+
+def school_flag(school_id: SchoolIdPath, flag_id: FlagIdPath, principal: TeamReader,
+                engine: EngineDep, lang: LanguageQuery = "da") -> dict:
+    """A stored flag of this school, within the caller's scope."""
+    if not principal.sees_school(school_id):
+        raise forbidden()
+    return _flag_in_scope(principal, engine, flag_id, lang, school_id)
+
+
+def reviewable_flag(flag_id: FlagIdPath, principal: Reviewer, engine: EngineDep) -> dict:
+    """A stored flag of the team's own school."""
+    return _flag_in_scope(principal, engine, flag_id, "da")
+
+
+ScopedFlag = Annotated[dict, Depends(school_flag)]
+ReviewableFlag = Annotated[dict, Depends(reviewable_flag)]
+
+
+def register_push(push: RegisterPush, principal: RegisterWriter,
+                  service: ServiceDep) -> RegisterPush:
+    """A pushed register day for a school within the caller's scope."""
+    if not principal.sees_school(push.school_id):
+        raise forbidden()
+    if not principal.school_scoped and not service.school_exists(push.school_id):
+        raise not_found("No such school.")
+    return push
+
+
+ScopedRegisterPush = Annotated[RegisterPush, Depends(register_push)]

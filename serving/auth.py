@@ -1,0 +1,151 @@
+"""Bearer tokens: created and revoked by an admin (`ews token ...`), stored only as SHA-256 hashes.
+
+A token is shown once, when it is created; the store keeps its hash, role, school scope and a name
+that appears in the audit log and in reviews (a token name, never a person's name). A request's
+token is hashed and looked up by hash, and the hashes are compared in constant time.
+
+Roles (interfaces.md, domain.md "need to know"):
+- school: one school's staff; reads the risk and history of the school's own pupils and pushes
+  the school's register.
+- team: one school's detection team; like school, plus the school's weekly flag lists and the
+  team's reviews of them.
+- analyst: every school, pseudonymous data only (reads; no reviews).
+- admin: manages tokens; may read like an analyst and push any school's register.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, insert, select, update
+
+from model.errors import UserError
+from model.records import ROLES, tokens
+from model.store import schools
+
+SCHOOL_ROLES = ("school", "team")  # roles scoped to one school
+TOKEN_PREFIX = "ews_"
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a token's id, name, role and (for school and team) its one school."""
+
+    token_id: int
+    name: str
+    role: str
+    school_id: str | None
+
+    @property
+    def school_scoped(self) -> bool:
+        return self.role in SCHOOL_ROLES
+
+    def sees_school(self, school_id: str | None) -> bool:
+        """Whether pupil-level data of `school_id` is within this token's scope."""
+        if not self.school_scoped:
+            return True
+        return school_id is not None and school_id == self.school_id
+
+
+def token_hash(token: str) -> str:
+    """The stored form of a token: SHA-256, hex."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def authenticate(engine: Engine, token: str | None) -> Principal | None:
+    """The principal of a bearer token, or None for a missing, unknown or revoked one."""
+    if not token or len(token) > 256:
+        return None
+    digest = token_hash(token)
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(tokens.c.id, tokens.c.token_hash, tokens.c.name, tokens.c.role,
+                   tokens.c.school_id, tokens.c.revoked_at).where(tokens.c.token_hash == digest)
+        ).first()
+    # The index finds the row; the comparison that decides runs in constant time.
+    if row is None or not hmac.compare_digest(row.token_hash, digest) or row.revoked_at is not None:
+        return None
+    return Principal(int(row.id), row.name, row.role, row.school_id)
+
+
+@dataclass(frozen=True)
+class CreatedToken:
+    """A new token: the secret (shown once) and its stored record."""
+
+    token: str
+    id: int
+    name: str
+    role: str
+    school_id: str | None
+
+
+def create_token(engine: Engine, role: str, school_id: str | None = None,
+                 name: str | None = None) -> CreatedToken:
+    """Create a token; UserError for an unknown role, a missing or unknown school for school and
+    team tokens, a school given for analyst and admin, or a name already in use."""
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if role in SCHOOL_ROLES and not school_id:
+        raise UserError(f"a {role} token needs --school ID")
+    if role not in SCHOOL_ROLES and school_id:
+        raise UserError(f"a {role} token sees every school: leave out --school")
+    if name is not None and not NAME_PATTERN.match(name):
+        raise UserError("--name must be 1-64 letters, digits or _ . : - (a token name, not a "
+                        "person's name)")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        known = conn.execute(select(schools.c.school_id).where(
+            schools.c.school_id == school_id)).first() is not None
+        if school_id is not None and not known:
+            raise UserError(f"unknown school {school_id!r}: ingest it first")
+        if name is None:
+            name = f"{role}-{school_id}" if school_id else role
+            name = f"{name}-{secrets.token_hex(3)}"
+        taken = conn.execute(select(tokens.c.id).where(tokens.c.name == name,
+                                                       tokens.c.revoked_at.is_(None))).first()
+        if taken is not None:
+            raise UserError(f"a token named {name!r} exists already: revoke it or pick another "
+                            "name")
+        token_id = conn.execute(insert(tokens).values(
+            token_hash=token_hash(secret), role=role, school_id=school_id, name=name,
+            created_at=now)).inserted_primary_key[0]
+    return CreatedToken(secret, int(token_id), name, role, school_id)
+
+
+def revoke_token(engine: Engine, which: str) -> list[int]:
+    """Revoke the active token with this id or name; UserError if there is none. Returns the ids
+    revoked (revoking is recorded as a time, the row stays for the audit log's names)."""
+    condition = tokens.c.name == which
+    if which.isdigit():
+        condition = condition | (tokens.c.id == int(which))
+    with engine.begin() as conn:
+        ids = [r.id for r in conn.execute(
+            select(tokens.c.id).where(condition, tokens.c.revoked_at.is_(None))).all()]
+        if not ids:
+            raise UserError(f"no active token with id or name {which!r}")
+        if len(ids) > 1:
+            raise UserError(f"{which!r} names {len(ids)} tokens: revoke by id")
+        conn.execute(update(tokens).where(tokens.c.id.in_(ids)).values(revoked_at=datetime.now(UTC)))
+    return ids
+
+
+def list_tokens(engine: Engine, include_revoked: bool = True) -> list[dict]:
+    """Every token's id, name, role, school, created and revoked times; never a secret or hash."""
+    query = select(tokens.c.id, tokens.c.name, tokens.c.role, tokens.c.school_id,
+                   tokens.c.created_at, tokens.c.revoked_at).order_by(tokens.c.id)
+    if not include_revoked:
+        query = query.where(tokens.c.revoked_at.is_(None))
+    with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(query).all()]
+    for row in rows:  # SQLite gives naive datetimes back; they were stored in UTC
+        for key in ("created_at", "revoked_at"):
+            if row[key] is not None and row[key].tzinfo is None:
+                row[key] = row[key].replace(tzinfo=UTC)
+    return rows
