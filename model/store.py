@@ -237,31 +237,39 @@ def load_register(engine: Engine, school_years: list[str] | None = None) -> Regi
     if not rows:
         return Register(np.array([], object), all_days, np.zeros((0, len(all_days)), np.int8),
                         np.zeros((0, len(all_days)), np.float32))
-    pupil_col = np.array([r[0] for r in rows], dtype=object)
-    year_col = np.array([r[1] for r in rows], dtype=object)
-    status_strips = np.frombuffer(b"".join(r[2] for r in rows), np.uint8).reshape(-1, STRIP_DAYS)
-    absent_strips = np.frombuffer(b"".join(r[3] for r in rows), np.uint8).reshape(-1, STRIP_DAYS)
-    codes, pupil_ids = pd.factorize(pupil_col, sort=True)
-    years = sorted(set(year_col))
+    strips = pd.DataFrame(rows, columns=["pupil_id", "school_year", "status", "absent"])
     if school_years is not None:
+        years = sorted(set(strips["school_year"]))
         lo = np.datetime64(f"{parse_school_year(min(years))}-08-01")
         hi = np.datetime64(f"{parse_school_year(max(years)) + 1}-08-01")
         all_days = all_days[(all_days >= lo) & (all_days < hi)]
-    status = np.zeros((len(pupil_ids), len(all_days)), np.int8)
-    absent = np.zeros((len(pupil_ids), len(all_days)), np.float32)
-    for year in years:
-        start = np.datetime64(f"{parse_school_year(year)}-08-01")
-        offsets = np.arange(STRIP_DAYS)
-        dates = start + offsets
-        pos = np.searchsorted(all_days, dates)
-        valid = (pos < len(all_days)) & (all_days[np.minimum(pos, len(all_days) - 1)] == dates)
+    return register_matrix(strips, all_days)
+
+
+def register_matrix(strips: pd.DataFrame, days: np.ndarray) -> Register:
+    """The pupil x school-day matrix of register strips (pupil_id, school_year, status, absent)
+    on the given day axis (vectorised per school year; no per-row Python)."""
+    if not len(strips):
+        return Register(np.array([], object), days, np.zeros((0, len(days)), np.int8),
+                        np.zeros((0, len(days)), np.float32))
+    pupil_col = strips["pupil_id"].to_numpy(object)
+    year_col = strips["school_year"].to_numpy(object)
+    status_strips = np.frombuffer(b"".join(strips["status"]), np.uint8).reshape(-1, STRIP_DAYS)
+    absent_strips = np.frombuffer(b"".join(strips["absent"]), np.uint8).reshape(-1, STRIP_DAYS)
+    codes, pupil_ids = pd.factorize(pupil_col, sort=True)
+    status = np.zeros((len(pupil_ids), len(days)), np.int8)
+    absent = np.zeros((len(pupil_ids), len(days)), np.float32)
+    for year in sorted(set(year_col)):
+        dates = np.datetime64(f"{parse_school_year(year)}-08-01") + np.arange(STRIP_DAYS)
+        pos = np.searchsorted(days, dates)
+        valid = (pos < len(days)) & (days[np.minimum(pos, len(days) - 1)] == dates)
         rows_of_year = np.flatnonzero(year_col == year)
         target_rows = codes[rows_of_year][:, None]
         target_cols = pos[valid][None, :]
         status[target_rows, target_cols] = status_strips[rows_of_year][:, valid]
         absent[target_rows, target_cols] = absent_strips[rows_of_year][:, valid] / FRACTION_SCALE
     absent[status == STATUS_CODES["present"]] = 0.0
-    return Register(np.asarray(pupil_ids, dtype=object), all_days, status, absent)
+    return Register(np.asarray(pupil_ids, dtype=object), days, status, absent)
 
 
 def register_rows(engine: Engine) -> pd.DataFrame:

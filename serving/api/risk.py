@@ -35,16 +35,13 @@ from model.estimator import risk_band
 from model.features import FeatureBuilder, feature_matrix
 from model.labels import LabelSpec, is_already_concerning, trailing_rates
 from model.store import (
-    FRACTION_SCALE,
-    STATUS_CODES,
-    STRIP_DAYS,
-    Register,
     class_wellbeing,
     concerns,
     enrolments,
     import_batches,
     pupils,
     register,
+    register_matrix,
     school_days,
     schools,
 )
@@ -186,32 +183,6 @@ def _select_in(conn, table, ids: list[str]) -> pd.DataFrame:
 def _select_all(conn, table) -> pd.DataFrame:
     rows = conn.execute(select(table)).all()
     return pd.DataFrame(rows, columns=[c.name for c in table.columns])
-
-
-def register_matrix(strips: pd.DataFrame, days: np.ndarray) -> Register:
-    """The pupil x school-day matrix of some pupils' register strips on the given day axis: the
-    layout of `model.store.load_register`, for a subset of pupils."""
-    if not len(strips):
-        return Register(np.array([], object), days, np.zeros((0, len(days)), np.int8),
-                        np.zeros((0, len(days)), np.float32))
-    pupil_col = strips["pupil_id"].to_numpy(object)
-    year_col = strips["school_year"].to_numpy(object)
-    status_strips = np.frombuffer(b"".join(strips["status"]), np.uint8).reshape(-1, STRIP_DAYS)
-    absent_strips = np.frombuffer(b"".join(strips["absent"]), np.uint8).reshape(-1, STRIP_DAYS)
-    codes, pupil_ids = pd.factorize(pupil_col, sort=True)
-    status = np.zeros((len(pupil_ids), len(days)), np.int8)
-    absent = np.zeros((len(pupil_ids), len(days)), np.float32)
-    for year in sorted(set(year_col)):
-        dates = np.datetime64(f"{parse_school_year(year)}-08-01") + np.arange(STRIP_DAYS)
-        pos = np.searchsorted(days, dates)
-        valid = (pos < len(days)) & (days[np.minimum(pos, len(days) - 1)] == dates)
-        rows_of_year = np.flatnonzero(year_col == year)
-        target_rows = codes[rows_of_year][:, None]
-        target_cols = pos[valid][None, :]
-        status[target_rows, target_cols] = status_strips[rows_of_year][:, valid]
-        absent[target_rows, target_cols] = absent_strips[rows_of_year][:, valid] / FRACTION_SCALE
-    absent[status == STATUS_CODES["present"]] = 0.0
-    return Register(np.asarray(pupil_ids, dtype=object), days, status, absent)
 
 
 class RiskService:
