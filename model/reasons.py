@@ -505,16 +505,22 @@ def _shown_difference(recent: float, before: float) -> float:
     return _round_half_up(100 * recent) - _round_half_up(100 * before)
 
 
-def _trend_4w(lang: str) -> Callable[..., str]:
+def _recent_vs_before(lang: str, words: dict, recent_da: str, before_da: str, recent_en: str,
+                      before_en: str) -> Callable[..., str]:
+    """'<rising/falling>: X % <recent window> against Y % <earlier window>', where the feature's
+    value is the difference recent - before."""
     def text(v: float, m: float, recent: float) -> str:
         before = recent - v
-        head = _up_down(_shown_difference(recent, before), lang, _RISING)
+        head = _up_down(_shown_difference(recent, before), lang, words)
         if lang == "da":
-            return (f"{head}: {_pct(recent, lang)} de sidste 4 skoleuger "
-                    f"mod {_pct(before, lang)} i de 8 skoleuger før")
-        return (f"{head}: {_pct(recent, lang)} over the last 4 school weeks "
-                f"against {_pct(before, lang)} in the 8 school weeks before")
+            return f"{head}: {_pct(recent, lang)} {recent_da} mod {_pct(before, lang)} {before_da}"
+        return f"{head}: {_pct(recent, lang)} {recent_en} against {_pct(before, lang)} {before_en}"
     return text
+
+
+def _trend_4w(lang: str) -> Callable[..., str]:
+    return _recent_vs_before(lang, _RISING, "de sidste 4 skoleuger", "i de 8 skoleuger før",
+                             "over the last 4 school weeks", "in the 8 school weeks before")
 
 
 def _slope_8w(lang: str) -> Callable[..., str]:
@@ -533,15 +539,9 @@ def _slope_8w(lang: str) -> Callable[..., str]:
 
 
 def _change_vs_last_year(lang: str) -> Callable[..., str]:
-    def text(v: float, m: float, recent: float) -> str:
-        before = recent - v
-        head = _up_down(_shown_difference(recent, before), lang, _VS_LAST_YEAR)
-        if lang == "da":
-            return (f"{head}: {_pct(recent, lang)} de sidste 12 skoleuger "
-                    f"mod {_pct(before, lang)} i samme periode sidste år")
-        return (f"{head}: {_pct(recent, lang)} over the last 12 school weeks "
-                f"against {_pct(before, lang)} in the same weeks last year")
-    return text
+    return _recent_vs_before(lang, _VS_LAST_YEAR, "de sidste 12 skoleuger",
+                             "i samme periode sidste år", "over the last 12 school weeks",
+                             "in the same weeks last year")
 
 
 # Monday and Friday are 2 of 5 weekdays; "mostly" when they hold clearly more than that share.

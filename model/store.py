@@ -37,7 +37,7 @@ from sqlalchemy import (
     select,
 )
 
-from model.calendar import parse_school_year, school_year_label
+from model.calendar import parse_school_year
 
 STRIP_DAYS = 366
 FRACTION_SCALE = 200
@@ -285,6 +285,3 @@ def register_rows(engine: Engine) -> pd.DataFrame:
         }
     )
 
-
-def school_year_labels(first: int, n: int) -> list[str]:
-    return [school_year_label(first + i) for i in range(n)]

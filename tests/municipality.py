@@ -13,7 +13,7 @@ import pandas as pd
 
 from model.calendar import danish_school_days
 from model.inputs import Inputs
-from model.store import STATUS_CODES, Register
+from model.store import Register
 
 YEARS = ("2023/24", "2024/25")
 
@@ -72,5 +72,3 @@ def truncated(m: Inputs, before) -> Inputs:
     return Inputs(reg, enrol, m.concerns[pd.to_datetime(m.concerns["date"]) < ts],
                   m.class_wellbeing, m.pupils)
 
-
-STATUS = STATUS_CODES
