@@ -313,6 +313,89 @@ def audit(
     typer.echo(f"{len(rows)} entries", err=True)
 
 
+# -- Monitoring, retention and erasure (issue 7) -------------------------------------------------
+
+MONITOR_ALARM_EXIT = 3  # drift or a precision drop past the configured limits (0 for ok/warning)
+
+
+@app.command()
+@user_errors
+def monitor(
+    week: Annotated[
+        str | None, typer.Option("--week", help="ISO week like 2026-W48 (default: this week)")
+    ] = None,
+    log_to_mlflow: Annotated[bool, typer.Option("--mlflow/--no-mlflow",
+                                                help="log the run to MLflow")] = True,
+) -> None:
+    """Compare the week's features and scores with the champion's training window (PSI per
+    feature, share flagged per school) and judge the realised precision of past lists against
+    the rules. Exit 0 when ok or only shifted (warning lines), 3 on an alarm (drift above the
+    limit or precision below the rules), 2 on a user error."""
+    from serving.champion import load_champion
+    from serving.flags import resolve_week
+    from serving.monitoring import champion_reference, monitor_week, store_monitoring, table_lines
+
+    settings = _settings()
+    resolve_week(week)  # a bad week fails before the model is loaded
+    engine = _store()
+    champion = load_champion(settings)
+    reference = champion_reference(settings, champion.version)
+    result = monitor_week(settings, engine, champion, reference, week)
+    store_monitoring(engine, result)
+    if log_to_mlflow:
+        from training.tracking import log_monitoring
+
+        log_monitoring(settings, result.summary(), result.psi, result.schools, result.precision)
+    for line in table_lines(result):
+        typer.echo(line)
+    for line in result.warnings:
+        typer.echo(f"warning: {line}", err=True)
+    typer.echo(f"status: {result.status}", err=True)
+    if result.status == "alarm":
+        raise typer.Exit(MONITOR_ALARM_EXIT)
+
+
+retention_app = typer.Typer(help="Delete what is older than the retention windows.",
+                            no_args_is_help=True)
+app.add_typer(retention_app, name="retention")
+
+
+@retention_app.command("apply")
+@user_errors
+def retention_apply(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count only; delete nothing")] = False,
+) -> None:
+    """Delete scores, lists, reviews and register data older than their windows, and audit
+    entries older than the audit log's own window; print the counts per table."""
+    from serving.retention import apply_retention
+
+    result = apply_retention(_settings(), _store(), dry_run=dry_run)
+    for line in result.lines():
+        typer.echo(line)
+
+
+@app.command()
+@user_errors
+def erase(
+    pupil: Annotated[str, typer.Option("--pupil", help="the pupil's CPR number or pseudonym")],
+) -> None:
+    """Remove a pupil everywhere the system keeps data (store, stored lists, exports under
+    EWS_HOME), record it in the audit log by the one-way marker only, and tag the models trained
+    before for retraining."""
+    from serving.erasure import erase_pupil
+    from training.tracking import flag_for_retraining
+
+    settings = _settings()
+    result = erase_pupil(settings, _store(), pupil)
+    for line in result.lines(settings.home_dir):
+        typer.echo(line)
+    if result.changed:
+        versions = flag_for_retraining(settings, f"erasure:{date.today().isoformat()}")
+        if versions:
+            typer.echo(f"  tagged model versions {', '.join(versions)} needs_retraining "
+                       f"(trained with the pupil's data)")
+
+
 def main() -> None:
     """Console entry point."""
     app()

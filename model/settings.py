@@ -53,6 +53,23 @@ class Settings(BaseSettings):
 
     threads: int = Field(1, ge=1, description="OpenMP/BLAS threads per process")
 
+    # Monitoring, retention and erasure (issue 7).
+    monitor_psi_warning: float = Field(0.10, gt=0, description="PSI from which a shift is shown")
+    monitor_psi_limit: float = Field(0.25, gt=0, description="PSI above which drift is an alarm")
+    monitor_min_rows: int = Field(50, ge=1, description="rows a school needs to be compared")
+    monitor_precision_margin: float = Field(
+        0.0, ge=0, le=1, description="how far realised precision may fall below the best rule's")
+    monitor_min_known: int = Field(
+        30, ge=1, description="listed pupils with known outcomes before precision is judged")
+    monitor_precision_weeks: int = Field(
+        52, ge=1, description="weeks of stored lists whose realised precision is pooled")
+    retention_school_years: int = Field(
+        2, ge=1, description="school years of scores, lists and reviews kept (current included)")
+    retention_register_school_years: int = Field(
+        3, ge=2, description="school years of register data kept (the model needs last year's)")
+    audit_retention_days: int = Field(
+        5 * 365, ge=365, description="days the audit log is kept; older rows are purged")
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production":

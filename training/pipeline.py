@@ -15,6 +15,7 @@ from model.estimator import RiskModel
 from model.features import feature_matrix
 from model.inputs import Inputs
 from model.labels import LabelSpec
+from model.monitoring import reference_distributions
 from model.settings import Settings
 from training.dataset import build_training_set, candidate_as_of_dates, label_counts
 from training.evaluation import Capacity, calibration_metrics, compare, list_flags, rule_rankers
@@ -67,6 +68,7 @@ class TrainResult:
     test_frame: pd.DataFrame = field(repr=False)
     lead_frame: pd.DataFrame = field(repr=False)
     train_window: tuple[str, str] = ("", "")
+    reference: dict = field(default_factory=dict, repr=False)  # model.monitoring's, for drift
 
     @property
     def best_rule(self) -> str:
@@ -144,8 +146,14 @@ def train_and_evaluate(inputs: Inputs, settings: Settings, as_of: date | None = 
     counts |= {f"test.{k}": v for k, v in label_counts(test).items()}
     counts["train_rows"], counts["test_rows"] = len(train), len(test)
     window = (str(split.train[0]), str(split.train[-1]))
+    # Every row of the training window's as-of dates (also those without a label), as a week
+    # on roll is monitored: the bins and proportions drift is judged against.
+    window_rows = data[as_of_col.isin(split.train)]
+    reference = reference_distributions(
+        window_rows, model.predict_proba(feature_matrix(window_rows))[:, 1],
+        min_rows=settings.monitor_min_rows)
     return TrainResult(model, split, spec, capacity, comparison, calibration, fairness, ratios,
-                       counts, test, lead, window)
+                       counts, test, lead, window, reference)
 
 
 def promotion_gates(result: TrainResult, settings: Settings,

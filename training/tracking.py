@@ -89,6 +89,8 @@ def log_and_register(result: TrainResult, settings: Settings) -> TrainOutcome:
         mlflow.log_metrics(result.metrics())
         mlflow.log_metrics({f"rows.{k}": float(v) for k, v in result.counts.items()})
         mlflow.log_dict({"features": feature_list()}, "features.json")
+        if result.reference:  # bins and proportions over the training window, for ews monitor
+            mlflow.log_dict(result.reference, "monitoring/reference.json")
         mlflow.log_dict({"split": {k: [str(d) for d in v] for k, v in
                                    (("train", result.split.train), ("calibration", result.split.calibration),
                                     ("test", result.split.test))},
@@ -160,3 +162,60 @@ def version_summary(settings: Settings, version: str | None = None) -> dict:
             "params": dict(run.data.params) if run else {}}
 
 
+
+
+# -- monitoring and erasure (issue 7) ------------------------------------------------------------
+
+MONITORING_EXPERIMENT = "monitoring"
+NEEDS_RETRAINING = "needs_retraining"
+
+
+def log_monitoring(settings: Settings, summary: dict, psi: pd.DataFrame, schools: pd.DataFrame,
+                   precision: pd.DataFrame) -> str:
+    """Log one monitoring run to the "monitoring" experiment (aggregates only: PSI per column and
+    scope, shares per school, realised precision per ranker); returns the run id."""
+    import mlflow
+
+    client = mlflow_client(settings)
+    experiment = client.get_experiment_by_name(MONITORING_EXPERIMENT)
+    experiment_id = (experiment.experiment_id if experiment is not None else client.create_experiment(
+        MONITORING_EXPERIMENT, artifact_location=(settings.artifact_root / "monitoring").as_uri()))
+    judged = psi.loc[psi["judged"].isna() & (psi["scope"] == "all")]
+    metrics = {f"psi.{r.name}": float(r.psi) for r in judged.itertuples() if r.psi == r.psi}
+    metrics |= {f"precision.{r.ranker.replace(':', '.')}": float(r.precision)
+                for r in precision.itertuples() if r.precision == r.precision}
+    metrics["psi.max"] = float(summary["max_psi"]) if summary.get("max_psi") is not None else 0.0
+    with mlflow.start_run(experiment_id=experiment_id,
+                          run_name=f"monitor {summary['week']} v{summary['model_version']}") as run:
+        mlflow.set_tags({"week": summary["week"], "model_version": summary["model_version"],
+                         "status": summary["status"]})
+        mlflow.log_metrics(metrics)
+        mlflow.log_dict({"summary": summary, "psi": _records(psi), "schools": _records(schools),
+                         "precision": _records(precision)}, "monitoring.json")
+    return run.info.run_id
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+            for r in frame.astype(object).to_dict("records")]
+
+
+def flag_for_retraining(settings: Settings, reason: str, before: datetime | None = None) -> list[str]:
+    """Tag every registered version created before `before` (default: now) with
+    `needs_retraining=<reason>` (e.g. "erasure:2026-12-01"); returns the versions tagged. A
+    version tagged already keeps its first reason and gets the newest added."""
+    client = mlflow_client(settings)
+    name = settings.registered_model_name
+    cutoff = (before or datetime.now(UTC)).timestamp() * 1000
+    try:
+        versions = client.search_model_versions(f"name='{name}'")
+    except Exception:  # noqa: BLE001 - no registered model yet: nothing trained on the pupil
+        return []
+    tagged = []
+    for mv in versions:
+        if mv.creation_timestamp is not None and mv.creation_timestamp <= cutoff:
+            old = (mv.tags or {}).get(NEEDS_RETRAINING)
+            value = reason if not old or reason in old.split(",") else f"{old},{reason}"
+            client.set_model_version_tag(name, mv.version, NEEDS_RETRAINING, value)
+            tagged.append(str(mv.version))
+    return sorted(tagged, key=int)
