@@ -217,9 +217,9 @@ def create_app(settings: Settings, *, holder: ChampionHolder | None = None, regi
         app.state.metrics.watch_gc()
     problems.install(app)
 
-    from serving.api.routes import flags, health, model, pupils, register, tokens
+    from serving.api.routes import flags, health, model, monitoring, pupils, register, tokens
 
-    for module in (health, pupils, flags, register, model, tokens):
+    for module in (health, pupils, flags, register, model, tokens, monitoring):
         app.include_router(module.router)
     app.add_middleware(ObserveRequests, metrics=app.state.metrics)
 

@@ -23,7 +23,7 @@ OPERATIONS = [
     ("GET", "/v1/schools/{school_id}/flags"), ("GET", "/v1/schools/{school_id}/flags/{flag_id}"),
     ("POST", "/v1/flags/{flag_id}/review"), ("POST", "/v1/register"),
     ("GET", "/v1/model"), ("GET", "/v1/model/card"), ("POST", "/v1/model/refresh"),
-    ("GET", "/v1/tokens"), ("POST", "/v1/tokens"),
+    ("GET", "/v1/tokens"), ("POST", "/v1/tokens"), ("GET", "/v1/monitoring"),
 ]
 SKIPPED = [("DELETE", "/v1/tokens/{token_id}")]
 
@@ -48,7 +48,8 @@ def test_every_operation_is_covered(api_schema):
 
 # Negative data (breaking the schema) only where there is something to break.
 WITHOUT_INPUT = {("GET", "/health"), ("GET", "/metrics"), ("GET", "/v1/model"),
-                 ("GET", "/v1/model/card"), ("POST", "/v1/model/refresh"), ("GET", "/v1/tokens")}
+                 ("GET", "/v1/model/card"), ("POST", "/v1/model/refresh"), ("GET", "/v1/tokens"),
+                 ("GET", "/v1/monitoring")}
 CASES = [pytest.param(op, GenerationMode.POSITIVE, id=f"{op[0]} {op[1]} positive")
          for op in OPERATIONS] + [
          pytest.param(op, GenerationMode.NEGATIVE, id=f"{op[0]} {op[1]} negative")
