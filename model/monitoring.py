@@ -6,8 +6,8 @@ Vocabulary
 - reference: the distribution of every feature and of the risk score over the training
   window's as-of dates, municipality-wide and per school, as bin edges fixed at training time
   and the share of rows in each bin (plus the share missing). Only aggregates: edges are inner
-  deciles (never a minimum or maximum, which could be one pupil's value), proportions are
-  shares of many rows; no pupil id, no row.
+  deciles (at least a tenth of the rows lie at or beyond each edge on either side, so no edge
+  is one pupil's extreme value), proportions are shares of many rows; no pupil id, no row.
 - PSI (population stability index) of one feature: sum over bins of (a - e) * ln(a / e), with e
   the reference share and a this week's share, both floored at PSI_FLOOR. Common yardstick:
   < 0.1 stable, 0.1-0.25 a shift worth a look, > 0.25 a real change.
@@ -45,14 +45,15 @@ COHORT_FEATURES = frozenset(f.name for f in FEATURES if f.group in ("context", "
 
 
 def bin_edges(values: np.ndarray, bins: int = BINS) -> list[float]:
-    """Inner quantile edges of the non-missing values (deduplicated, 6 significant digits);
-    a value v falls in bin i where edges[i-1] < v <= edges[i]; the last bin is open."""
+    """Inner quantile edges of the non-missing values (deduplicated, never rounded: a rounded
+    edge would move rows that sit on it, e.g. 1/120); a value v falls in bin i where
+    edges[i-1] < v <= edges[i]; the last bin is open."""
     v = np.asarray(values, float)
     v = v[~np.isnan(v)]
     if not len(v):
         return []
     inner = np.quantile(v, np.arange(1, bins) / bins)
-    edges = sorted({float(f"{x:.6g}") for x in inner})
+    edges = sorted({float(x) for x in inner})
     return edges
 
 
