@@ -268,3 +268,40 @@ def test_the_audit_log_stays_append_only_outside_its_purge(history):
         conn.execute(text("DELETE FROM audit_log"))
     assert _count(engine, audit_log, audit_log.c.action == "read_risk") == 2
     assert _count(engine, audit_log, audit_log.c.at < cutoff + timedelta(days=1)) == 0
+
+
+def test_monitoring_results_round_trip_and_a_rerun_replaces_them(tmp_path, store_url):
+    import numpy as np
+    import pandas as pd
+
+    from serving.monitoring import Monitoring, latest_monitoring, store_monitoring
+
+    engine = open_store(store_url)
+    psi = pd.DataFrame({"scope": ["all", "all", "S1"], "name": ["score", "grade", "score"],
+                        "psi": [0.31, np.nan, 0.02], "level": ["alarm", "ok", "ok"],
+                        "judged": [None, None, None], "basis": ["month", "month", "window"],
+                        "rows": [120, 120, 60]})
+    schools = pd.DataFrame([{"school_id": "S1", "pupils_on_roll": 60, "flagged": 3,
+                             "share_flagged": 0.05, "share_already_concerning": 0.1,
+                             "reference_already_concerning": None, "mean_risk": 0.12,
+                             "reference_mean_risk": 0.1, "score_psi": 0.02}])
+    precision = pd.DataFrame({"ranker": ["model", "rule:days_4_last_month"], "lists": [2, 2],
+                              "listed": [6, 6], "known": [6, 5], "positives": [3, 1],
+                              "precision": [0.5, 0.2]})
+
+    def result(status):
+        return Monitoring("2025-W06", date(2025, 2, 3), "7", status, ["drift: score"], psi,
+                          schools, precision, pd.DataFrame(), {"first": "2024-09-09"},
+                          "erasure:2026-12-01", "note")
+
+    store_monitoring(engine, result("alarm"))
+    store_monitoring(engine, result("warning"))  # the same week and version: replaced
+    latest = latest_monitoring(engine)
+    assert latest["status"] == "warning" and latest["needs_retraining"] == "erasure:2026-12-01"
+    assert [(r["scope"], r["name"], r["psi"]) for r in latest["psi"]] == [
+        ("all", "score", 0.31), ("all", "grade", None), ("S1", "score", 0.02)]
+    assert latest["schools"][0]["reference_already_concerning"] is None
+    assert [r["ranker"] for r in latest["precision"]] == ["model", "rule:days_4_last_month"]
+    from model.oversight import monitoring_psi, monitoring_runs
+
+    assert _count(engine, monitoring_runs) == 1 and _count(engine, monitoring_psi) == 3
