@@ -117,6 +117,11 @@ def test_erase_leaves_nothing_of_the_pupil_but_the_audit_marker(served_town):
     exports = [p for p in files_naming(home, pseudonym) if p.suffix in (".csv", ".xlsx", ".html")]
     assert {p.suffix for p in exports} == {".csv", ".xlsx", ".html"}
     assert pseudonym in set(before["pupil_id"])
+    if engine.dialect.name == "sqlite":
+        db = Path(engine.url.database)
+        stored = db.read_bytes() + (db.with_name(db.name + "-wal").read_bytes()
+                                    if db.with_name(db.name + "-wal").exists() else b"")
+        assert pseudonym.encode() in stored
 
     result = erase_pupil(settings, engine, cpr)
 
@@ -124,7 +129,13 @@ def test_erase_leaves_nothing_of_the_pupil_but_the_audit_marker(served_town):
     assert result.deleted["flags"] >= 1 and result.deleted["reviews"] == 1
     assert result.deleted["scores"] >= 1
     assert not [table for table, t in every_stored_text(engine) if pseudonym in t]
-    assert files_naming(home, pseudonym) == []  # ews.db and its WAL included, when SQLite
+    assert files_naming(home, pseudonym) == []
+    if engine.dialect.name == "sqlite":  # the file itself, free pages and WAL included
+        db = Path(engine.url.database)
+        for path in (db, db.with_name(db.name + "-wal")):
+            if path.exists():
+                assert pseudonym.encode() not in path.read_bytes(), path.name
+        assert db.stat().st_size > 0
     assert cpr not in "".join(t for _, t in every_stored_text(engine))
     # the lists and exports are still there, only without the pupil
     assert sorted(result.rewritten) == sorted(exports) and not result.removed
