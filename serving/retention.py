@@ -12,13 +12,17 @@ Windows (Settings; counted in school years, the current one included, see model.
   every purge is itself written to the log.
 
 `apply_retention` runs everything in one transaction and writes one audit entry with the
-counts per table; `dry_run` counts without deleting or recording anything.
+counts per table; then deletes the weekly-list exports under EWS_HOME of the weeks whose lists
+are gone (`<folder>/<YYYY-Www>/...`, as `ews flags` writes them). `dry_run` counts without
+deleting or recording anything.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import Connection, Engine, delete, func, insert, not_, or_, select
 
@@ -83,7 +87,8 @@ class RetentionResult:
         c = self.cutoffs
         out = [f"keeping scores, lists and reviews from {c.lists_from}, register data from school "
                f"year {c.register_from}, audit entries from {c.audit_from:%Y-%m-%d}"]
-        out += [f"  {verb} {n:>8} rows from {table}" for table, n in self.counts.items()]
+        out += [f"  {verb} {n:>8} {'' if table == EXPORT_FILES else 'rows from '}{table}"
+                for table, n in self.counts.items()]
         return out
 
 
@@ -116,9 +121,31 @@ def apply_retention(settings, engine: Engine, *, dry_run: bool = False, today: d
         if not dry_run:
             record(conn, settings.secret_key(), actor="cli:retention", role="admin",
                    action=RETENTION_APPLY, detail={**cut.describe(), "deleted": result.counts})
+    old_exports = expired_exports(settings.home_dir, cut.first_kept_week)
     if not dry_run:
+        for path in old_exports:
+            path.unlink()
+        for folder in sorted({p.parent for p in old_exports}, reverse=True):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
         compact(engine)
+    result.counts[EXPORT_FILES] = len(old_exports)
     return result
+
+
+EXPORT_FILES = "export files under EWS_HOME"
+_WEEK_FOLDER = re.compile(r"^\d{4}-W\d{2}$")
+
+
+def expired_exports(home: Path, first_kept_week: str) -> list[Path]:
+    """The weekly-list exports under `home` (`<folder>/<YYYY-Www>/<school>.csv|xlsx|html`, as
+    `ews flags` writes them) of weeks before `first_kept_week`: the lists they copy are gone."""
+    out = []
+    for folder in home.rglob("*"):
+        if folder.is_dir() and _WEEK_FOLDER.match(folder.name) and folder.name < first_kept_week:
+            out += [p for p in folder.iterdir()
+                    if p.is_file() and p.suffix.lower() in (".csv", ".xlsx", ".html")]
+    return sorted(out)
 
 
 def _targets(cut: Cutoffs):

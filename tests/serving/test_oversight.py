@@ -226,11 +226,20 @@ def test_retention_keeps_the_current_and_previous_school_year_of_lists(history):
 
     settings, engine = history
     today, now = date(2025, 9, 15), datetime(2025, 9, 15, tzinfo=UTC)
+    lists = settings.home_dir / "lists"
+    for week in ("2024-W10", "2024-W36", "2025-W36"):
+        (lists / week).mkdir(parents=True)
+        for suffix in ("csv", "xlsx", "html"):
+            (lists / week / f"S1.{suffix}").write_text("P001")
     dry = apply_retention(settings, engine, dry_run=True, today=today, now=now)
     assert _count(engine, scores) == 4  # a dry run deletes nothing
+    assert (lists / "2024-W10" / "S1.csv").exists()
     result = apply_retention(settings, engine, today=today, now=now)
     assert dry.counts == result.counts
     assert result.counts["scores"] == 2 and result.counts["flag_lists"] == 2
+    # the exports of the weeks whose lists are gone go too; the kept weeks' stay
+    assert result.counts["export files under EWS_HOME"] == 3
+    assert sorted(p.name for p in lists.iterdir()) == ["2024-W36", "2025-W36"]
     assert result.counts["flags"] == 2 and result.counts["reviews"] == 2
     with engine.connect() as conn:
         kept = sorted(conn.execute(select(scores.c.as_of)).scalars())
