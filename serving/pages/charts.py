@@ -128,11 +128,11 @@ def calendar_heatmap(days: Sequence[RegisterDay], language: str, title: str, des
 
 
 def risk_line(weeks: Sequence[dict], concerns: Sequence[tuple[date, str]], language: str,
-              title: str, desc: str, band_words: dict[str, str], width: int = 720,
-              height: int = 220) -> Markup:
+              title: str, desc: str, band_words: dict[str, str], width: int = 900,
+              height: int = 230) -> Markup:
     """Weekly risk (each week's `as_of` and `risk`, None where not scored) as a line over the
     school year, the band thresholds as labelled lines and concerns as triangles at their date."""
-    left, right, top, bottom = 44, 90, 12, 26
+    left, right, top, bottom = 44, 150, 12, 26
     plot_w, plot_h = width - left - right, height - top - bottom
     scored = [(w["as_of"], w["risk"]) for w in weeks if w.get("risk") is not None]
     dates = [w["as_of"] for w in weeks] + [d for d, _ in concerns]
@@ -140,7 +140,7 @@ def risk_line(weeks: Sequence[dict], concerns: Sequence[tuple[date, str]], langu
         return _svg(width, height, title, desc, "", "riskline")
     lo, hi = min(dates), max(dates)
     span = max((hi - lo).days, 1)
-    top_risk = max([0.6] + [r for _, r in scored])
+    top_risk = 1.0 if any(r > 0.6 for _, r in scored) else 0.6
 
     def x_of(d: date) -> float:
         return left + plot_w * (d - lo).days / span

@@ -385,8 +385,10 @@ async def review_flag(request: Request, principal: PagePrincipal,
     default = f"{PREFIX}/schools/{recorded['school_id']}/flags?week={recorded['week']}"
     target = local_path(next, default)
     sep = "&" if "?" in target else "?"
-    return RedirectResponse(f"{target}{sep}saved={recorded['flag_id']}#flag-{recorded['flag_id']}",
-                            303)
+    # The fragment names the decision field: the browser scrolls to it and gives it the focus,
+    # so a keyboard user goes on where they were.
+    return RedirectResponse(
+        f"{target}{sep}saved={recorded['flag_id']}#decision-{recorded['flag_id']}", 303)
 
 
 # -- one pupil -----------------------------------------------------------------------------------

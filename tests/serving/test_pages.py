@@ -216,7 +216,7 @@ def test_a_decision_is_recorded_audited_and_shown_in_the_list_at_once(app, world
                               "next": f"/pages/schools/S1/flags?week={FLAG_WEEK}"})
         assert answer.status_code == 303
         assert answer.headers["location"] == (f"/pages/schools/S1/flags?week={FLAG_WEEK}"
-                                               f"&saved={flag['id']}#flag-{flag['id']}")
+                                               f"&saved={flag['id']}#decision-{flag['id']}")
         html = c.get(answer.headers["location"].split("#")[0]).text
     row = html[html.index(f'id="flag-{flag["id"]}"'):]
     row = row[: row.index("</tr>")]
