@@ -289,7 +289,7 @@ def test_axe_finds_no_serious_violation(open_as, site, world, viewport):
         assert serious_violations(page) == [], url
 
 
-def test_model_page_for_analysts(open_as, site, world):
+def test_model_page_for_analysts(open_as, site, world, tmp_path):
     page = open_as("analyst")
     assert page.url == f"{site}/pages/model"
     assert page.get_by_role("heading", name="Champion (i brug)").is_visible()
@@ -301,3 +301,4 @@ def test_model_page_for_analysts(open_as, site, world):
     page.wait_for_function("document.querySelector('.plots img').complete")
     assert page.evaluate("document.querySelector('.plots img').naturalWidth") > 100
     assert serious_violations(page) == []
+    screenshot(page, "model-page.png", tmp_path)
