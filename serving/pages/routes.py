@@ -442,8 +442,11 @@ async def pupil_page(request: Request, principal: PagePrincipal,
                                    snap.latest_day)
         concerns = views.pupil_concerns(engine, enrolment.pupil_id, enrolment.school_year,
                                         snap.latest_day)
-        decisions = views.pupil_reviews(engine, enrolment.pupil_id, enrolment.school_id)
-        flags = views.latest_flags(engine, enrolment.pupil_id, enrolment.school_id)
+        # The lists and the team's decisions are for the roles that read lists (as in the API).
+        decisions = flags = []
+        if principal.role in LIST_ROLES:
+            decisions = views.pupil_reviews(engine, enrolment.pupil_id, enrolment.school_id)
+            flags = views.latest_flags(engine, enrolment.pupil_id, enrolment.school_id)
         for action, detail in ((audit.READ_RISK, {"as_of": when.isoformat(),
                                                   "language": language,
                                                   "model_version": served.version}),
@@ -452,9 +455,9 @@ async def pupil_page(request: Request, principal: PagePrincipal,
                                                      "model_version": served.version})):
             auditor_record(request, principal, action, school_id=enrolment.school_id,
                            pupils=[enrolment.pupil_id], detail={**detail, "page": True})
-        return when, enrolment, risk, weeks, days, concerns, decisions, flags
+        return when, enrolment, risk, weeks, days, concerns, decisions, flags, snap.latest_day
 
-    when, enrolment, risk, weeks, days, concerns, decisions, flags = \
+    when, enrolment, risk, weeks, days, concerns, decisions, flags, snap_latest = \
         await run_in_threadpool(build)
     ui = UI[language]
     heatmap = charts.calendar_heatmap(
@@ -463,7 +466,8 @@ async def pupil_page(request: Request, principal: PagePrincipal,
         weeks, [(c.day, c.text(language)) for c in concerns], language, ui["risk_over_time"],
         ui["risk_desc"], ui["bands"])
     return page(request, "page_pupil.html", principal=principal, enrolment=enrolment,
-                as_of=day(when, language), risk=risk, risk_text=percent(risk.risk, language),
+                as_of=day(when, language), registered_until=day(snap_latest, language),
+                risk=risk, risk_text=percent(risk.risk, language),
                 band_word=ui["bands"][risk.band], bars=views.reason_bars(risk.reasons, language),
                 heatmap=heatmap, counts=views.status_counts(days, language), riskline=riskline,
                 weeks=weeks, concerns=concerns, decisions=decisions, flags=flags,

@@ -293,7 +293,9 @@ def test_a_cpr_lookup_redirects_to_the_pseudonym(app, world):
         assert cpr not in location and cpr.replace("-", "") not in location
         page = c.get(location)
         assert page.status_code == 200 and cpr not in page.text
-        assert "Registrér teamets beslutning" not in page.text  # school staff do not decide
+        # School staff read risk and reasons; lists and the team's decisions are the team's.
+        assert "Registrér teamets beslutning" not in page.text
+        assert "Teamets beslutninger" not in page.text
 
 
 # -- the model page ---------------------------------------------------------------------------
@@ -315,3 +317,23 @@ def test_model_plot_names_are_checked(app, world):
         base = f"/pages/model/versions/{world.versions[0]}/plots"
         assert c.get(f"{base}/..%2F..%2Fmodel.pkl").status_code == 404
         assert c.get(f"{base}/missing.png").status_code == 404
+
+
+def test_analysts_see_every_school_and_get_404_for_an_unknown_pupil(app, world):
+    with browser(app, world, "analyst") as c:
+        assert c.get(f"/pages/pupils/{pseudonym(world, 'S2')}").status_code == 200
+        assert c.get("/pages/pupils/E-no-such-pupil").status_code == 404
+        answer = c.get("/pages/schools?school=S2")
+        assert answer.headers["location"] == "/pages/schools/S2/flags"
+        assert c.get(f"/pages/schools/S2/flags?week={FLAG_WEEK}").status_code == 200
+
+
+def test_a_revoked_token_stops_working_on_the_next_page(app, world):
+    from serving.auth import create_token, revoke_token
+
+    token = create_token(world.engine, "team", "S1", name="pages-revoked-later").token
+    with browser(app, world) as c:
+        assert c.post("/pages/login", data={"token": token}).status_code == 303
+        assert c.get("/pages/schools/S1/flags").status_code == 200
+        revoke_token(world.engine, "pages-revoked-later")
+        assert c.get("/pages/schools/S1/flags").status_code == 303
