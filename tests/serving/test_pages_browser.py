@@ -267,7 +267,9 @@ def test_keyboard_only(open_as, site):
     else:
         pytest.fail("no decision field reachable by Tab")
     row_id = page.evaluate("document.activeElement.closest('tr').id")
+    page.keyboard.press("Home")  # "Vælg …" (the row may show an earlier decision)
     page.keyboard.press("ArrowDown")  # the first decision, "Afdækning"
+    assert page.evaluate("document.activeElement.value") == "investigate"
     page.keyboard.press("Tab")
     with page.expect_navigation(wait_until="load"):
         page.keyboard.press("Enter")
