@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from sqlalchemy import select
@@ -94,6 +95,8 @@ class PageRoute(APIRoute):
                 return error_page(request, 403, "csrf")
             except PageProblem as problem:
                 return error_page(request, problem.status, problem.message)
+            except RequestValidationError:
+                return error_page(request, 422, "invalid")
             except ApiProblem as problem:
                 message = {403: "role_forbidden" if problem.slug == "role-forbidden"
                            else "forbidden", 404: "not_found",

@@ -169,6 +169,14 @@ def test_a_team_sees_only_its_own_schools_list(app, world):
         assert c.get("/pages/schools/S1/flags").status_code == 403
 
 
+def test_a_malformed_week_is_an_error_page_not_json(app, world):
+    with browser(app, world, "team-S1") as c:
+        answer = c.get("/pages/schools/S1/flags?week=last-week")
+    assert answer.status_code == 422
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "Ugyldig forespørgsel." in answer.text
+
+
 def test_english_switch(app, world):
     with browser(app, world, "team-S1") as c:
         answer = c.get("/pages/language?to=en&next=/pages/schools/S1/flags")
