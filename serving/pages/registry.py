@@ -17,6 +17,7 @@ from serving.champion import CHAMPION, _client
 
 EVALUATION = "evaluation"  # the artifact folder training/tracking.py logs the report to
 PLOT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}\.png$")
+FAIRNESS_TABLE = "fairness.csv"  # per group: grouping, group, selection_rate, precision, recall
 RANKER_METRICS = ("precision_at_capacity", "recall_at_capacity", "lead_time_median_weeks",
                   "detected_before_onset", "roc_auc")
 MAX_CHALLENGERS = 5
@@ -85,8 +86,9 @@ def registry_versions(settings: Settings) -> list[VersionView]:
     return views
 
 
-class PlotCache:
-    """The report's PNG files by (version, name), downloaded through MLflow once."""
+class ArtifactCache:
+    """The report's plots (PNG) and fairness table by (version, name), downloaded through MLflow
+    once; no other artifact (the model itself, say) is ever handed out."""
 
     def __init__(self, size: int = 64):
         self.size = size
@@ -94,8 +96,8 @@ class PlotCache:
         self._lock = threading.Lock()
 
     def get(self, settings: Settings, version: str, name: str) -> bytes | None:
-        """The plot's bytes, or None if the version has no such plot."""
-        if not PLOT_NAME.match(name) or not version.isdigit():
+        """The artifact's bytes, or None if the version has no such plot or table."""
+        if not (PLOT_NAME.match(name) or name == FAIRNESS_TABLE) or not version.isdigit():
             return None
         key = (version, name)
         with self._lock:
@@ -118,3 +120,22 @@ class PlotCache:
             while len(self._data) > self.size:
                 self._data.popitem(last=False)
         return data
+
+
+def fairness_by_group(cache: ArtifactCache, settings: Settings, version: str) -> list[dict]:
+    """The version's fairness table (the list handed out, per group), [] if it has none."""
+    import csv
+    import io
+
+    data = cache.get(settings, version, FAIRNESS_TABLE)
+    if data is None:
+        return []
+    rows = []
+    for row in csv.DictReader(io.StringIO(data.decode("utf-8"))):
+        try:
+            rows.append({"grouping": row["grouping"], "group": row["group"],
+                         **{k: float(row[k]) for k in ("selection_rate", "precision", "recall")},
+                         "rows": int(float(row["pupils"])) if row.get("pupils") else None})
+        except (KeyError, ValueError):
+            continue  # a table of another shape: show what can be read
+    return rows

@@ -31,7 +31,7 @@ from serving.api.deps import enrolled_in_scope, flag_in_scope, refuse
 from serving.api.problems import ApiProblem, forbidden, not_found
 from serving.auth import Principal, authenticate
 from serving.pages import charts, views
-from serving.pages.registry import PlotCache, registry_versions
+from serving.pages.registry import ArtifactCache, fairness_by_group, registry_versions
 from serving.pages.render import render
 from serving.pages.session import (
     LANGUAGE_COOKIE,
@@ -108,7 +108,7 @@ class PageRoute(APIRoute):
 
 router = APIRouter(prefix=PREFIX, route_class=PageRoute, include_in_schema=False)
 PagePrincipal = Annotated[Principal, Depends(page_principal)]
-plots = PlotCache()
+artifacts = ArtifactCache()
 
 
 def security_headers(response: Response, private: bool = True) -> Response:
@@ -491,11 +491,13 @@ async def model_page(request: Request, principal: PagePrincipal) -> Response:
     settings = request.app.state.settings
     versions = await run_in_threadpool(registry_versions, settings)
     champion = next((v for v in versions if v.champion), None)
+    groups = (await run_in_threadpool(fairness_by_group, artifacts, settings, champion.version)
+              if champion else [])
     challengers = [v for v in versions if not v.champion]
     language = language_of(request)
     return page(request, "page_model.html", principal=principal, champion=champion,
-                challengers=challengers, fmt=lambda x, decimals=2: number(x, language, decimals),
-                percent=percent)
+                challengers=challengers, groups=groups, percent=percent,
+                fmt=lambda x, decimals=2: number(x, language, decimals))
 
 
 @router.get("/model/versions/{version}/plots/{name}")
@@ -503,7 +505,9 @@ async def model_plot(request: Request, principal: PagePrincipal,
                      version: Annotated[str, Path(pattern=r"^\d{1,9}$")],
                      name: Annotated[str, Path(max_length=90)]) -> Response:
     require(principal, MODEL_ROLES)
-    data = await run_in_threadpool(plots.get, request.app.state.settings, version, name)
+    if not name.endswith(".png"):
+        raise not_found("No such plot.")
+    data = await run_in_threadpool(artifacts.get, request.app.state.settings, version, name)
     if data is None:
         raise not_found("No such plot.")
     return security_headers(Response(data, media_type="image/png"), private=False)

@@ -100,6 +100,9 @@ UI = {
         "auc": "ROC AUC", "calibration": "Kalibrering", "fairness": "Retfærdighed",
         "fairness_intro": "Forhold mellem den laveste og højeste gruppe på den udleverede "
                           "liste; 0,8-1,25 er det sædvanlige pejlemærke.",
+        "fairness_by_group": "Den udleverede liste pr. gruppe", "grouping": "Opdeling",
+        "group": "Gruppe", "selection_rate": "Andel på listen", "precision_short": "Præcision",
+        "recall_short": "Genfinding", "rows": "Rækker (elev × opgørelsesdato)",
         "within": "inden for", "outside": "uden for", "metric": "Mål", "value": "Værdi",
         "plots": "Figurer fra evalueringsrapporten", "card": "Modelkort",
         "card_link": "Læs modelkortet (for forældre og personale)",
@@ -177,6 +180,9 @@ UI = {
         "auc": "ROC AUC", "calibration": "Calibration", "fairness": "Fairness",
         "fairness_intro": "Ratio of the lowest to the highest group on the list handed out; "
                           "0.8-1.25 is the usual yardstick.",
+        "fairness_by_group": "The list handed out, per group", "grouping": "Grouping",
+        "group": "Group", "selection_rate": "Share listed", "precision_short": "Precision",
+        "recall_short": "Recall", "rows": "Rows (pupil × as-of date)",
         "within": "within", "outside": "outside", "metric": "Metric", "value": "Value",
         "plots": "Plots from the evaluation report", "card": "Model card",
         "card_link": "Read the model card (for parents and staff)",

@@ -325,6 +325,8 @@ def test_model_plot_names_are_checked(app, world):
         base = f"/pages/model/versions/{world.versions[0]}/plots"
         assert c.get(f"{base}/..%2F..%2Fmodel.pkl").status_code == 404
         assert c.get(f"{base}/missing.png").status_code == 404
+        assert c.get(f"{base}/fairness.csv").status_code == 404  # plots only
+        assert c.get(f"{base}/model.pkl").status_code == 404
 
 
 def test_analysts_see_every_school_and_get_404_for_an_unknown_pupil(app, world):

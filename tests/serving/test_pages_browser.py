@@ -89,6 +89,10 @@ def _log_evaluation(world) -> None:
         path = Path(tmp) / "precision_at_k.png"
         fig.savefig(path, dpi=80)
         client.log_artifact(version.run_id, str(path), "evaluation")
+        table = Path(tmp) / "fairness.csv"
+        table.write_text("grouping,group,selection_rate,precision,recall,pupils\n"
+                         "gender,F,0.06,0.21,0.25,580\ngender,M,0.05,0.30,0.42,610\n")
+        client.log_artifact(version.run_id, str(table), "evaluation")
     plt.close(fig)
 
 
@@ -298,6 +302,8 @@ def test_model_page_for_analysts(open_as, site, world, tmp_path):
     assert page.get_by_role("row", name="modellen").first.inner_text().split("\t")[1] == "42,0 %"
     fairness = page.get_by_role("row", name="grade_band.precision_ratio")
     assert "uden for" in fairness.inner_text()
+    by_group = page.get_by_role("row", name="gender").filter(has_text="30,0 %")
+    assert by_group.inner_text().split("\t")[1:] == ["M", "5,0 %", "30,0 %", "42,0 %", "610"]
     image = page.get_by_role("img", name="precision at k")
     image.scroll_into_view_if_needed()
     page.wait_for_function("document.querySelector('.plots img').complete")

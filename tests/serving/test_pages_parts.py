@@ -129,3 +129,20 @@ def test_redirect_targets_outside_the_pages_fall_back(target):
 def test_redirect_targets_inside_the_pages_are_kept():
     assert local_path("/pages/schools/S1/flags?week=2024-W39", "/") == \
         "/pages/schools/S1/flags?week=2024-W39"
+
+
+def test_version_view_reads_rankers_from_metric_names():
+    from serving.pages.registry import VersionView
+
+    view = VersionView("3", ["champion"], {}, {
+        "model.precision_at_capacity": 0.25, "model.roc_auc": 0.76,
+        "rule.days_4_last_month.precision_at_capacity": 0.10, "logistic_baseline.roc_auc": 0.8,
+        "calibration.ece": 0.04, "fairness.gender.precision_ratio": 0.7,
+        "lift_over_best_rule": 1.5})
+    assert view.champion
+    assert view.rankers() == [
+        ("model", {"precision_at_capacity": 0.25, "roc_auc": 0.76}),
+        ("logistic_baseline", {"roc_auc": 0.8}),
+        ("rule.days_4_last_month", {"precision_at_capacity": 0.10})]
+    assert view.with_prefix("calibration.") == [("ece", 0.04)]
+    assert view.with_prefix("fairness.") == [("gender.precision_ratio", 0.7)]
