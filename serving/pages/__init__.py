@@ -13,9 +13,11 @@ from fastapi.staticfiles import StaticFiles
 
 def install(app: FastAPI) -> None:
     """Mount the pages on the API's app (create_app calls this)."""
+    from serving.pages.registry import ArtifactCache
     from serving.pages.render import STATIC
     from serving.pages.routes import PREFIX, router
 
+    app.state.page_artifacts = ArtifactCache()
     app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="pages-static")
 

@@ -108,7 +108,11 @@ class PageRoute(APIRoute):
 
 router = APIRouter(prefix=PREFIX, route_class=PageRoute, include_in_schema=False)
 PagePrincipal = Annotated[Principal, Depends(page_principal)]
-artifacts = ArtifactCache()
+
+
+def artifacts_of(request: Request) -> ArtifactCache:
+    """The app's cache of report artifacts (one per app: each app reads its own registry)."""
+    return request.app.state.page_artifacts
 
 
 def security_headers(response: Response, private: bool = True) -> Response:
@@ -491,7 +495,8 @@ async def model_page(request: Request, principal: PagePrincipal) -> Response:
     settings = request.app.state.settings
     versions = await run_in_threadpool(registry_versions, settings)
     champion = next((v for v in versions if v.champion), None)
-    groups = (await run_in_threadpool(fairness_by_group, artifacts, settings, champion.version)
+    groups = (await run_in_threadpool(fairness_by_group, artifacts_of(request), settings,
+                                         champion.version)
               if champion else [])
     challengers = [v for v in versions if not v.champion]
     language = language_of(request)
@@ -507,7 +512,8 @@ async def model_plot(request: Request, principal: PagePrincipal,
     require(principal, MODEL_ROLES)
     if not name.endswith(".png"):
         raise not_found("No such plot.")
-    data = await run_in_threadpool(artifacts.get, request.app.state.settings, version, name)
+    data = await run_in_threadpool(artifacts_of(request).get, request.app.state.settings,
+                                  version, name)
     if data is None:
         raise not_found("No such plot.")
     return security_headers(Response(data, media_type="image/png"), private=False)
