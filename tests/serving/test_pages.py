@@ -347,3 +347,19 @@ def test_a_revoked_token_stops_working_on_the_next_page(app, world):
         assert c.get("/pages/schools/S1/flags").status_code == 200
         revoke_token(world.engine, "pages-revoked-later")
         assert c.get("/pages/schools/S1/flags").status_code == 303
+
+
+def test_no_cpr_number_reaches_a_page_or_the_excel_file(app, world):
+    cprs = [p for p in world.pupils_of("S1") if re.fullmatch(r"\d{6}-?\d{4}", p)]
+    assert cprs, "the tiny world delivers half its pupils with a CPR number"
+    with browser(app, world, "team-S1") as c:
+        html = c.get(f"/pages/schools/S1/flags?week={FLAG_WEEK}").text
+        sheet = c.get(f"/pages/schools/S1/flags.xlsx?week={FLAG_WEEK}").content
+        pupil = c.get(f"/pages/pupils/{pseudonymise(cprs[0], KEY.encode())}").text
+    from openpyxl import load_workbook
+
+    cells = " ".join(str(cell.value) for ws in load_workbook(io.BytesIO(sheet)).worksheets
+                     for row in ws.iter_rows() for cell in row)
+    for cpr in cprs:
+        for text in (html, cells, pupil):
+            assert cpr not in text and cpr.replace("-", "") not in text
