@@ -355,7 +355,9 @@ def test_no_cpr_number_reaches_a_page_or_the_excel_file(app, world):
     with browser(app, world, "team-S1") as c:
         html = c.get(f"/pages/schools/S1/flags?week={FLAG_WEEK}").text
         sheet = c.get(f"/pages/schools/S1/flags.xlsx?week={FLAG_WEEK}").content
-        pupil = c.get(f"/pages/pupils/{pseudonymise(cprs[0], KEY.encode())}").text
+        answer = c.get(f"/pages/pupils/{pseudonymise(cprs[0], KEY.encode())}")
+        assert answer.status_code == 200
+        pupil = answer.text
     from openpyxl import load_workbook
 
     cells = " ".join(str(cell.value) for ws in load_workbook(io.BytesIO(sheet)).worksheets
