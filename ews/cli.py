@@ -231,7 +231,8 @@ def serve(
     api = create_app(settings, poll_seconds=model_poll_seconds, freeze_gc=True)
     install_log_redaction()
     listener = log_through_a_queue()
-    typer.echo(f"serving on http://{host}:{port} (OpenAPI at /docs)", err=True)
+    typer.echo(f"serving on http://{host}:{port} (OpenAPI at /docs, team pages at /pages/)",
+               err=True)
     # Our own access lines name path templates only; uvicorn's would carry pupil ids.
     try:
         uvicorn.run(api, host=host, port=port, workers=1, access_log=False)

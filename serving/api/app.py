@@ -221,6 +221,9 @@ def create_app(settings: Settings, *, holder: ChampionHolder | None = None, regi
 
     for module in (health, pupils, flags, register, model, tokens, monitoring):
         app.include_router(module.router)
+    from serving import pages  # the team pages under /pages: the same services, a second face
+
+    pages.install(app)
     app.add_middleware(ObserveRequests, metrics=app.state.metrics)
 
     def openapi() -> dict:

@@ -291,3 +291,25 @@ def register_push(push: RegisterPush, principal: RegisterWriter,
 
 
 ScopedRegisterPush = Annotated[RegisterPush, Depends(register_push)]
+
+
+# -- the same scoping rules for the team pages (serving.pages), which authenticate by cookie ---
+
+
+def refuse(principal: Principal, detail: str) -> ApiProblem:
+    """The refusal for something outside the caller's scope or absent (see the module
+    docstring): one 403 for school-scoped tokens, 404 for the rest."""
+    return _refuse(principal, detail)
+
+
+def enrolled_in_scope(principal: Principal, service: RiskService, key: bytes, pupil_id: str,
+                      school_year: str) -> Enrolment:
+    """The pupil (a pseudonym or CPR number) enrolled in `school_year`, if within the caller's
+    scope; raises `refuse`'s problem otherwise."""
+    return _enrolled_in_scope(principal, service, key, pupil_id, school_year)
+
+
+def flag_in_scope(principal: Principal, engine: Engine, flag_id: int,
+                  language: str = "da") -> dict:
+    """A stored flag within the caller's scope; raises `refuse`'s problem otherwise."""
+    return _flag_in_scope(principal, engine, flag_id, language)

@@ -1,0 +1,245 @@
+"""The pages' words, Danish first, English second, and the number formats of each language.
+
+The words for sections, bands, statutory levels and decisions are the exports' (serving.exports),
+so a printed list, the Excel file and the pages say the same; reason sentences come from
+model.reasons through the stored lists and the risk service.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from serving.exports import BAND_WORDS, DECISION_WORDS, HTML_TEXT, LEVEL_WORDS, SECTION_TITLES
+
+LANGUAGES = ("da", "en")
+DEFAULT_LANGUAGE = "da"
+
+STATUS_WORDS = {
+    "da": {"present": "Til stede", "illness": "Sygdom", "authorised": "Ekstraordinær frihed",
+           "unauthorised": "Ulovligt fravær", "partial": "Delvist fravær",
+           "none": "Ingen registrering"},
+    "en": {"present": "Present", "illness": "Illness", "authorised": "Authorised leave",
+           "unauthorised": "Unauthorised", "partial": "Partial day",
+           "none": "Not registered"},
+}
+SOURCE_WORDS = {
+    "da": {"teacher": "lærer", "parent": "forælder", "pupil": "elev", "health": "sundhedspleje",
+           "social": "socialrådgiver", "other": "andet"},
+    "en": {"teacher": "teacher", "parent": "parent", "pupil": "pupil", "health": "health",
+           "social": "social worker", "other": "other"},
+}
+CATEGORY_WORDS = {
+    "da": {"wellbeing": "trivsel", "social": "sociale relationer", "bullying": "mobning",
+           "academic": "faglighed", "behaviour": "adfærd", "family": "familie",
+           "health": "helbred", "other": "andet"},
+    "en": {"wellbeing": "wellbeing", "social": "social", "bullying": "bullying",
+           "academic": "academic", "behaviour": "behaviour", "family": "family",
+           "health": "health", "other": "other"},
+}
+WEEKDAYS = {"da": ("man", "tir", "ons", "tor", "fre"), "en": ("Mon", "Tue", "Wed", "Thu", "Fri")}
+MONTHS = {"da": ("jan", "feb", "mar", "apr", "maj", "jun", "jul", "aug", "sep", "okt", "nov",
+                 "dec"),
+          "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                 "Dec")}
+
+UI = {
+    "da": {
+        "app": "Fraværsradar", "skip": "Gå til indhold", "language": "English",
+        "language_code": "en", "logout": "Log ud", "login": "Log ind",
+        "login_title": "Log ind med din adgangsnøgle",
+        "login_intro": "Indsæt den adgangsnøgle (token), som kommunens administrator har givet "
+                       "dit team. Nøglen gemmes kun i en sikker cookie i denne browser.",
+        "token": "Adgangsnøgle", "login_failed": "Adgangsnøglen er ukendt eller spærret.",
+        "logged_out": "Du er logget ud.",
+        "signed_in_as": "Logget ind som", "roles": {"school": "skole", "team": "opsporingsteam",
+                                                    "analyst": "analytiker",
+                                                    "admin": "administrator"},
+        "nav_list": "Ugeliste", "nav_find": "Find elev", "nav_model": "Model",
+        "school": "Skole", "week": "Uge", "show": "Vis", "previous_week": "Forrige uge",
+        "next_week": "Næste uge", "download_excel": "Hent som Excel", "print": "Udskriftsvenlig",
+        "no_list": "Der er ingen ugeliste for denne skole og uge.",
+        "pupil": "Elev (pseudonym)", "grade": "Klassetrin", "risk": "Risiko",
+        "reasons": "Begrundelser", "absence_year": "Fravær i skoleåret",
+        "trend": "Udvikling, 4 uger", "new_or_not": "Ny eller fortsat",
+        "new": "Ny", "continuing": "Fortsat", "review": "Teamets beslutning",
+        "not_reviewed": "Ikke gennemgået", "decide": "Beslutning", "save": "Gem",
+        "choose": "Vælg …", "statutory_level": "Lovkrav",
+        "unauthorised_quarter": "Ulovligt fravær i kvartalet",
+        "sparkline": "Fravær pr. uge de seneste {n} uger: {values}",
+        "saved": "Beslutningen er gemt.",
+        "find_title": "Find en elev", "find_intro": "Skriv elevens pseudonym eller CPR-nummer. "
+                      "Et CPR-nummer omdannes til pseudonymet, før det slås op, og gemmes "
+                      "aldrig.", "pupil_id": "Pseudonym eller CPR-nummer", "find": "Find",
+        "pupil_title": "Elev {pupil}", "as_of": "Opgjort pr.",
+        "band": "Risikoniveau", "already_concerning": "Allerede bekymrende fravær",
+        "calendar": "Fravær i skoleåret {year}",
+        "calendar_desc": "Kalender over skoledagene: én firkant pr. dag, uger som kolonner.",
+        "registered_until": "Registreret til og med {day}.",
+        "status_counts": "Dage pr. fraværsårsag",
+        "days": "dage", "risk_over_time": "Risiko uge for uge",
+        "risk_desc": "Risikoen opgjort hver mandag i skoleåret; trekanter markerer bekymringer.",
+        "show_table": "Vis som tabel", "absence_week": "Fravær i ugen",
+        "reasons_title": "Hvorfor eleven er på listen",
+        "reasons_intro": "Søjlen viser, hvor meget hver begrundelse trækker risikoen op i "
+                         "modellen (størst først).",
+        "no_reasons": "Ingen begrundelser trækker risikoen op.",
+        "share_of_push": "{share} af det, der trækker risikoen op",
+        "concerns": "Bekymringer", "no_concerns": "Ingen registrerede bekymringer i skoleåret.",
+        "date": "Dato", "source": "Fra", "category": "Om", "severity": "Alvor",
+        "decisions": "Teamets beslutninger", "no_decisions": "Ingen beslutninger endnu.",
+        "decided_on": "Besluttet den", "decided_by": "Af",
+        "record_decision": "Registrér teamets beslutning", "flag_in": "På ugelisten {week}: {section}",
+        "not_on_list": "Eleven er ikke på en ugeliste denne uge.",
+        "back_to_list": "Tilbage til ugelisten",
+        "model_title": "Modeller", "champion": "Champion (i brug)", "challengers": "Udfordrere",
+        "version": "Version", "trained_at": "Trænet", "train_window": "Træningsvindue",
+        "gates": "Godkendelseskrav", "lift": "Præcision i forhold til bedste regel",
+        "best_rule": "Bedste regel", "ranker": "Rangering",
+        "precision": "Præcision ved listelængde", "recall": "Genfinding ved listelængde",
+        "lead_time": "Varsling, median (uger)", "detected": "Fundet før det blev bekymrende",
+        "auc": "ROC AUC", "calibration": "Kalibrering", "fairness": "Retfærdighed",
+        "fairness_intro": "Forhold mellem den laveste og højeste gruppe på den udleverede "
+                          "liste; 0,8-1,25 er det sædvanlige pejlemærke.",
+        "fairness_by_group": "Den udleverede liste pr. gruppe", "grouping": "Opdeling",
+        "group": "Gruppe", "selection_rate": "Andel på listen", "precision_short": "Præcision",
+        "recall_short": "Genfinding", "rows": "Rækker (elev × opgørelsesdato)",
+        "within": "inden for", "outside": "uden for", "metric": "Mål", "value": "Værdi",
+        "plots": "Figurer fra evalueringsrapporten", "card": "Modelkort",
+        "card_link": "Læs modelkortet (for forældre og personale)",
+        "no_versions": "Der er ikke registreret nogen model endnu.",
+        "no_metrics": "Ingen evalueringstal registreret for denne version.",
+        "evaluated_note": "Alle tal er målt på senere opgørelsesdatoer end træningsdataene.",
+        "the_model": "modellen",
+        "error_title": "Ikke tilgængelig",
+        "forbidden": "Siden findes ikke, eller dit login må ikke se den.",
+        "not_found": "Siden findes ikke.",
+        "role_forbidden": "Dit login giver ikke adgang til denne side.",
+        "csrf": "Formularen er udløbet eller kom ikke fra denne side. Prøv igen.",
+        "no_model": "Der er ingen model i brug endnu.",
+        "invalid": "Ugyldig forespørgsel.",
+        "sections": SECTION_TITLES["da"], "bands": BAND_WORDS["da"],
+        "levels": LEVEL_WORDS["da"], "decisions_words": DECISION_WORDS["da"],
+        "rank": "Nr.", "on_roll": "elever", "capacity": "kapacitet",
+        "model_version": "modelversion", "note": HTML_TEXT["da"]["note"],
+        "empty_section": HTML_TEXT["da"]["empty"],
+        "list_title": "Ugeliste {school}, uge {week} {year}",
+    },
+    "en": {
+        "app": "Fraværsradar", "skip": "Skip to content", "language": "Dansk",
+        "language_code": "da", "logout": "Log out", "login": "Log in",
+        "login_title": "Log in with your access token",
+        "login_intro": "Paste the access token your municipality's administrator gave your "
+                       "team. It is kept only in a secure cookie in this browser.",
+        "token": "Access token", "login_failed": "The access token is unknown or revoked.",
+        "logged_out": "You are logged out.",
+        "signed_in_as": "Signed in as", "roles": {"school": "school", "team": "detection team",
+                                                  "analyst": "analyst", "admin": "admin"},
+        "nav_list": "Weekly list", "nav_find": "Find pupil", "nav_model": "Model",
+        "school": "School", "week": "Week", "show": "Show", "previous_week": "Previous week",
+        "next_week": "Next week", "download_excel": "Download as Excel", "print": "Print view",
+        "no_list": "There is no weekly list for this school and week.",
+        "pupil": "Pupil (pseudonym)", "grade": "Grade", "risk": "Risk",
+        "reasons": "Reasons", "absence_year": "Absence this school year",
+        "trend": "Trend, 4 weeks", "new_or_not": "New or continuing",
+        "new": "New", "continuing": "Continuing", "review": "Team's decision",
+        "not_reviewed": "Not reviewed", "decide": "Decision", "save": "Save",
+        "choose": "Choose …", "statutory_level": "Statutory level",
+        "unauthorised_quarter": "Unauthorised absence this quarter",
+        "sparkline": "Absence per week over the last {n} weeks: {values}",
+        "saved": "The decision is saved.",
+        "find_title": "Find a pupil", "find_intro": "Enter the pupil's pseudonym or CPR number. "
+                      "A CPR number is turned into the pseudonym before the lookup and is never "
+                      "stored.", "pupil_id": "Pseudonym or CPR number", "find": "Find",
+        "pupil_title": "Pupil {pupil}", "as_of": "As of",
+        "band": "Risk band", "already_concerning": "Already concerning absence",
+        "calendar": "Absence in school year {year}",
+        "calendar_desc": "Calendar of the school days: one square a day, weeks as columns.",
+        "registered_until": "Registered up to and including {day}.",
+        "status_counts": "Days per status",
+        "days": "days", "risk_over_time": "Risk week by week",
+        "risk_desc": "The risk as of each Monday of the school year; triangles mark concerns.",
+        "show_table": "Show as a table", "absence_week": "Absence in the week",
+        "reasons_title": "Why the pupil is listed",
+        "reasons_intro": "The bar shows how much each reason raises the risk in the model "
+                         "(largest first).",
+        "no_reasons": "No reason raises the risk.",
+        "share_of_push": "{share} of what raises the risk",
+        "concerns": "Concerns", "no_concerns": "No concerns recorded this school year.",
+        "date": "Date", "source": "From", "category": "About", "severity": "Severity",
+        "decisions": "The team's decisions", "no_decisions": "No decisions yet.",
+        "decided_on": "Decided on", "decided_by": "By",
+        "record_decision": "Record the team's decision", "flag_in": "On the list of {week}: {section}",
+        "not_on_list": "The pupil is not on a weekly list this week.",
+        "back_to_list": "Back to the weekly list",
+        "model_title": "Models", "champion": "Champion (in use)", "challengers": "Challengers",
+        "version": "Version", "trained_at": "Trained", "train_window": "Training window",
+        "gates": "Promotion gates", "lift": "Precision relative to the best rule",
+        "best_rule": "Best rule", "ranker": "Ranking",
+        "precision": "Precision at list length", "recall": "Recall at list length",
+        "lead_time": "Lead time, median (weeks)", "detected": "Found before it became concerning",
+        "auc": "ROC AUC", "calibration": "Calibration", "fairness": "Fairness",
+        "fairness_intro": "Ratio of the lowest to the highest group on the list handed out; "
+                          "0.8-1.25 is the usual yardstick.",
+        "fairness_by_group": "The list handed out, per group", "grouping": "Grouping",
+        "group": "Group", "selection_rate": "Share listed", "precision_short": "Precision",
+        "recall_short": "Recall", "rows": "Rows (pupil × as-of date)",
+        "within": "within", "outside": "outside", "metric": "Metric", "value": "Value",
+        "plots": "Plots from the evaluation report", "card": "Model card",
+        "card_link": "Read the model card (for parents and staff)",
+        "no_versions": "No model is registered yet.",
+        "no_metrics": "No evaluation figures are recorded for this version.",
+        "evaluated_note": "Every figure is measured on later as-of dates than the training data.",
+        "the_model": "the model",
+        "error_title": "Not available",
+        "forbidden": "The page does not exist, or your login may not see it.",
+        "not_found": "The page does not exist.",
+        "role_forbidden": "Your login does not give access to this page.",
+        "csrf": "The form has expired or did not come from this page. Please try again.",
+        "no_model": "No model is in use yet.",
+        "invalid": "Invalid request.",
+        "sections": SECTION_TITLES["en"], "bands": BAND_WORDS["en"],
+        "levels": LEVEL_WORDS["en"], "decisions_words": DECISION_WORDS["en"],
+        "rank": "No.", "on_roll": "pupils", "capacity": "capacity",
+        "model_version": "model version", "note": HTML_TEXT["en"]["note"],
+        "empty_section": HTML_TEXT["en"]["empty"],
+        "list_title": "Weekly list {school}, week {week} {year}",
+    },
+}
+
+
+def section_intro(language: str, section: str, **facts) -> str:
+    """The printed list's explanation of a section (serving.exports.HTML_TEXT)."""
+    return HTML_TEXT[language][section].format(**facts)
+
+
+def percent(x: float | None, language: str, decimals: int = 0) -> str:
+    """A share as a percentage: "12,5 %" in Danish, "12.5%" in English; "–" if unknown."""
+    if x is None or x != x:
+        return "–"
+    text = f"{100 * x:.{decimals}f}"
+    return text.replace(".", ",") + " %" if language == "da" else text + "%"
+
+
+def points(x: float | None, language: str) -> str:
+    """A change of a share in percentage points, signed."""
+    if x is None or x != x:
+        return "–"
+    text = f"{100 * x:+.1f}".replace("-", "−")
+    return text.replace(".", ",") + " pct.-point" if language == "da" else text + " pp"
+
+
+def number(x: float | None, language: str, decimals: int = 2) -> str:
+    """A plain number in the language's decimal mark."""
+    if x is None or x != x:
+        return "–"
+    text = f"{x:.{decimals}f}"
+    return text.replace(".", ",") if language == "da" else text
+
+
+def day(d: date | str | None, language: str) -> str:
+    """A date as "21.10.2024" in Danish, ISO in English."""
+    if d is None:
+        return "–"
+    if isinstance(d, str):
+        d = date.fromisoformat(d[:10])
+    return f"{d.day}.{d.month}.{d.year}" if language == "da" else d.isoformat()
