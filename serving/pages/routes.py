@@ -30,6 +30,7 @@ from serving import audit
 from serving.api.deps import enrolled_in_scope, flag_in_scope, refuse
 from serving.api.problems import ApiProblem, forbidden, not_found
 from serving.auth import Principal, authenticate
+from serving.monitoring import latest_monitoring
 from serving.pages import charts, views
 from serving.pages.registry import ArtifactCache, fairness_by_group, registry_versions
 from serving.pages.render import render
@@ -499,9 +500,10 @@ async def model_page(request: Request, principal: PagePrincipal) -> Response:
                                          champion.version)
               if champion else [])
     challengers = [v for v in versions if not v.champion]
+    monitoring = await run_in_threadpool(latest_monitoring, request.app.state.engine)
     language = language_of(request)
     return page(request, "page_model.html", principal=principal, champion=champion,
-                challengers=challengers, groups=groups, percent=percent,
+                challengers=challengers, groups=groups, percent=percent, monitoring=monitoring,
                 fmt=lambda x, decimals=2: number(x, language, decimals))
 
 

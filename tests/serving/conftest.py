@@ -98,6 +98,28 @@ def promote(settings, version: str) -> None:
                                                        "champion", version)
 
 
+def store_a_monitoring_run(world: World, week: str = "2024-W44"):
+    """Monitor `week` against a reference built from the autumn of 2024 and store the run;
+    returns (run id, the Monitoring result)."""
+    from datetime import date
+
+    from model.features import feature_matrix, weekly_as_of_dates
+    from model.inputs import load_inputs
+    from model.monitoring import reference_distributions
+    from serving.champion import load_champion
+    from serving.monitoring import monitor_week, store_monitoring
+
+    champion = load_champion(world.settings)
+    builder = load_inputs(world.engine).feature_builder()
+    window = builder.build(weekly_as_of_dates(builder.day_major.days, date(2024, 9, 2),
+                                              date(2024, 10, 21)))
+    reference = reference_distributions(
+        window, champion.model.predict_proba(feature_matrix(window))[:, 1], min_rows=10)
+    result = monitor_week(world.settings, world.engine, champion, reference, week,
+                          today=date(2024, 12, 1))
+    return store_monitoring(world.engine, result), result
+
+
 @pytest.fixture(scope="session")
 def world(tmp_path_factory) -> World:
     from model.store import open_store

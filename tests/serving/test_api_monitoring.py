@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
-
-from model.features import feature_matrix, weekly_as_of_dates
-from model.inputs import load_inputs
-from model.monitoring import reference_distributions
+from tests.serving.conftest import store_a_monitoring_run
 
 
 def test_monitoring_is_for_analysts_and_admins_and_shows_the_latest_run(world, client):
     from serving.champion import load_champion
-    from serving.monitoring import latest_monitoring, monitor_week, store_monitoring
+    from serving.monitoring import latest_monitoring, store_monitoring
 
     assert client.get("/v1/monitoring").status_code == 401
     for who in ("school-S1", "team-S1"):
@@ -22,15 +18,8 @@ def test_monitoring_is_for_analysts_and_admins_and_shows_the_latest_run(world, c
         assert answer.status_code == 404
         assert answer.headers["content-type"].startswith("application/problem+json")
 
+    run_id, result = store_a_monitoring_run(world)
     champion = load_champion(world.settings)
-    builder = load_inputs(world.engine).feature_builder()
-    days = builder.day_major.days
-    window = builder.build(weekly_as_of_dates(days, date(2024, 9, 2), date(2024, 10, 21)))
-    reference = reference_distributions(
-        window, champion.model.predict_proba(feature_matrix(window))[:, 1], min_rows=10)
-    result = monitor_week(world.settings, world.engine, champion, reference, "2024-W44",
-                          today=date(2024, 12, 1))
-    run_id = store_monitoring(world.engine, result)
 
     for who in ("analyst", "admin"):
         answer = client.get("/v1/monitoring", headers=world.headers(who))
@@ -57,6 +46,10 @@ def test_monitoring_is_for_analysts_and_admins_and_shows_the_latest_run(world, c
     with world.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(monitoring_runs).where(
             monitoring_runs.c.week == "2024-W44")).scalar() == 1
-        assert conn.execute(select(func.count()).select_from(monitoring_psi)).scalar() == len(
-            result.psi)
+        runs_of_week = select(monitoring_runs.c.id).where(monitoring_runs.c.week == "2024-W44")
+        assert conn.execute(select(func.count()).select_from(monitoring_psi).where(
+            monitoring_psi.c.run_id.in_(runs_of_week))).scalar() == len(result.psi)
+        # the replaced run's rows are gone too, not left behind without their run
+        assert conn.execute(select(func.count()).select_from(monitoring_psi).where(
+            monitoring_psi.c.run_id.not_in(select(monitoring_runs.c.id)))).scalar() == 0
     assert latest_monitoring(world.engine)["id"] == again

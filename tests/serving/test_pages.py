@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from model.pseudonym import pseudonymise
 from model.records import audit_log, reviews
 from serving.pages.session import SESSION_COOKIE, csrf_token
-from tests.serving.conftest import FLAG_WEEK, KEY
+from tests.serving.conftest import FLAG_WEEK, KEY, store_a_monitoring_run
 
 
 @pytest.fixture(scope="module")
@@ -318,6 +318,21 @@ def test_model_page_is_for_analysts_and_shows_champion_and_challengers(app, worl
         assert 'href="/v1/model/card"' in html
     with browser(app, world, "team-S1") as c:
         assert c.get("/pages/model").status_code == 403
+
+
+def test_model_page_shows_the_latest_monitoring_run(app, world):
+    run_id, result = store_a_monitoring_run(world, "2024-W45")
+    with browser(app, world, "analyst") as c:
+        html = c.get("/pages/model").text
+    section = html[html.index('id="monitoring"'):html.index('id="card"')]
+    assert "Overvågning" in section and "Uge 2024-W45" in section
+    words = {"ok": "i orden", "warning": "advarsel", "alarm": "alarm"}
+    assert words[result.status] in section
+    assert all(school in section for school in ("S1", "S2", "S3"))
+    judged = result.psi[(result.psi["scope"] == "all") & result.psi["judged"].isna()
+                        & result.psi["psi"].notna()]
+    assert f'<th scope="row">{judged.sort_values("psi").iloc[-1]["name"]}</th>' in section
+    assert not any(str(p) in section for p in world.town["pupils"]["pupil_id"])
 
 
 def test_model_plot_names_are_checked(app, world):
