@@ -113,15 +113,18 @@ def train(
     """Build features and labels, train, evaluate on later as-of dates, log to MLflow, register a
     version and make it the champion if it passes the promotion gates."""
     from model.inputs import load_inputs
+    from training.feedback import load_feedback
     from training.pipeline import train_and_evaluate
     from training.tracking import log_and_register
 
     settings = _settings()
-    inputs = load_inputs(_store())
+    engine = _store()
+    inputs = load_inputs(engine)
     if not len(inputs.register.pupil_ids):
         raise UserError("nothing is ingested yet: run `ews ingest DIR` first")
     typer.echo("building as-of features and labels, training ...", err=True)
-    result = train_and_evaluate(inputs, settings, as_of=_parse_date(as_of, "--as-of"))
+    result = train_and_evaluate(inputs, settings, as_of=_parse_date(as_of, "--as-of"),
+                                feedback=load_feedback(engine))
     outcome = log_and_register(result, settings)
     table = result.comparison
     model_row, rule_row = table.loc["model"], table.loc[result.best_rule]

@@ -85,6 +85,7 @@ def log_and_register(result: TrainResult, settings: Settings) -> TrainOutcome:
             "capacity.minimum": result.capacity.minimum, "features": len(feature_list()),
             **{f"split.{k}": v for k, v in result.split.describe().items()},
             "train_window": "..".join(result.train_window),
+            "evaluation.intervention_labels": settings.intervention_labels,
         })
         mlflow.log_metrics(result.metrics())
         mlflow.log_metrics({f"rows.{k}": float(v) for k, v in result.counts.items()})
