@@ -316,6 +316,23 @@ def audit(
     typer.echo(f"{len(rows)} entries", err=True)
 
 
+# --- model card (issue 7: notebooks, model card, feedback in evaluation) -------------------------
+
+
+@app.command("model-card")
+@user_errors
+def model_card(
+    version: Annotated[
+        str | None, typer.Argument(help="the registered version (default: the champion)")
+    ] = None,
+) -> None:
+    """Write the model card of a registered version as Markdown and HTML to EWS_HOME/model-cards/."""
+    from serving.card import write_model_card
+
+    for path in write_model_card(_settings(), version):
+        typer.echo(str(path))
+
+
 def main() -> None:
     """Console entry point."""
     app()

@@ -96,3 +96,42 @@ def test_a_version_that_fails_the_gates_stays_challenger(trained_home):
 
     settings = Settings(home=Path(env["EWS_HOME"]))
     assert champion_version(settings) == "1"
+
+
+@pytest.mark.slow
+def test_the_model_card_is_logged_written_and_served(trained_home):
+    import re
+
+    from fastapi.testclient import TestClient
+    from mlflow import MlflowClient
+
+    from model.settings import Settings
+    from serving.api.app import create_app
+
+    root, env, out = trained_home
+    home = Path(env["EWS_HOME"]).resolve()
+    card_env = {**env, "EWS_CONTACT": "Skoleforvaltningen, tlf. 12 34 56 78"}
+    paths = run(["model-card"], card_env).stdout.split()
+    assert paths == [str(home / "model-cards" / f"fravaersradar-v1.{ext}") for ext in ("md", "html")]
+    md, html = (Path(p).read_text() for p in paths)
+    # the figures come from the version's own evaluation: the precisions `ews train` printed
+    model_p, rule_p = re.search(r"precision at list length ([0-9.]+) vs ([0-9.]+)", out).groups()
+    assert re.search(rf"\| the model \| [0-9.]+ \| [0-9.]+ \| {model_p} \|", md)
+    assert f"| {rule_p} |" in md and "Skoleforvaltningen, tlf. 12 34 56 78" in md
+    assert "<h2 id=\"dansk\">Dansk: kort fortalt</h2>" in html and "E000" not in md + html
+    # logged with the version at registration
+    settings = Settings(home=home, pseudonym_key=env["EWS_PSEUDONYM_KEY"])
+    client = MlflowClient(settings.tracking_uri)
+    run_id = client.get_model_version("fravaersradar", "1").run_id
+    logged = {f.path for f in client.list_artifacts(run_id, "model_card")}
+    assert logged == {"model_card/evaluation.json", "model_card/model_card.md", "model_card/model_card.html"}
+    # and served: the full card, linked from /v1/model
+    with TestClient(create_app(settings, poll_seconds=0)) as api:
+        served = api.get("/v1/model/card")
+        assert served.status_code == 200 and "Against the rules at the same list length" in served.text
+        assert f"<td>{model_p}</td>" in served.text
+        assert api.get("/v1/model/card", params={"format": "markdown"}).text.startswith("# Modelkort")
+    # an unknown version: one line, exit 2
+    proc = run(["model-card", "99"], env, ok=False)
+    assert proc.returncode == 2 and proc.stderr.strip() == (
+        "error: model version '99' of fravaersradar is not registered")
