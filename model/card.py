@@ -82,6 +82,14 @@ def _pct(x: float | None, decimals: int = 0, lang: int = 1) -> str:
     return text.replace(".", ",") if lang == 0 else text
 
 
+def _weeks(x: float | None, lang: int) -> str:
+    """'1 uge', '2 uger' / '1 week', '0 weeks'."""
+    if x is None or math.isnan(x):
+        return "–"
+    one = x == 1
+    return f"{x:g} " + (("uge" if one else "uger") if lang == 0 else ("week" if one else "weeks"))
+
+
 def _span(split_text: str) -> str:
     """'2026-03-23..2026-08-24 (16 as-of dates)' -> '2026-03-23 – 2026-08-24'."""
     return split_text.split(" (")[0].replace("..", " – ")
@@ -242,13 +250,12 @@ def _plain_quality(lang: int, evaluation: dict) -> list[Block]:
         f"{horizon} school days. With the best of the alarm lists schools use today (“{rule}”) it "
         f"was {_pct(best['precision_at_capacity'])} at the same list length.")]
     if lead is not None and not math.isnan(lead):
-        weeks_da, weeks_en = ("uge", "week") if lead == 1 else ("uger", "weeks")
-        texts.append(t(f"Elever, der blev bekymrende, kom i median på modellens liste {lead:g} {weeks_da} "
+        texts.append(t(f"Elever, der blev bekymrende, kom i median på modellens liste {_weeks(lead, 0)} "
                        f"før, end fraværet nåede grænsen; med den bedste alarmliste "
-                       f"{_num(best.get('lead_time_median_weeks'), 0)}.",
-                       f"Pupils who became concerning were on the model's list a median of {lead:g} "
-                       f"{weeks_en} before their absence crossed the line; with the best alarm list "
-                       f"{_num(best.get('lead_time_median_weeks'), 0)}."))
+                       f"{_weeks(best.get('lead_time_median_weeks'), 0)}.",
+                       f"Pupils who became concerning were on the model's list a median of "
+                       f"{_weeks(lead, 1)} before their absence crossed the line; with the best alarm "
+                       f"list {_weeks(best.get('lead_time_median_weeks'), 1)}."))
     if calibration:
         texts.append(t(
             f"Når modellen angiver en risiko, passer den nogenlunde: i gennemsnit "
