@@ -135,3 +135,43 @@ def test_the_model_card_is_logged_written_and_served(trained_home):
     proc = run(["model-card", "99"], env, ok=False)
     assert proc.returncode == 2 and proc.stderr.strip() == (
         "error: model version '99' of fravaersradar is not registered")
+
+
+@pytest.mark.slow
+def test_training_reports_what_the_teams_did_with_the_lists(trained_home):
+    import re
+    from datetime import date
+
+    from mlflow import MlflowClient
+    from sqlalchemy import select
+
+    from model.records import flag_lists, flags
+    from model.settings import Settings
+    from model.store import open_store
+    from serving.flags import record_review
+
+    root, env, _ = trained_home
+    run(["flags", "--week", "2026-W45", "--out", str(root / "lists")], env)
+    settings = Settings(home=Path(env["EWS_HOME"]), pseudonym_key=env["EWS_PSEUDONYM_KEY"])
+    engine = open_store(settings.store_url)
+    with engine.connect() as conn:
+        early = conn.execute(select(flags.c.id, flag_lists.c.school_id)
+                             .join(flag_lists, flags.c.list_id == flag_lists.c.id)
+                             .where(flags.c.section == "early_warning")).all()
+    s01 = [flag_id for flag_id, school in early if school == "S01"]
+    record_review(engine, s01[0], "investigate", "team:test", date(2026, 11, 3))
+    record_review(engine, s01[1], "no_action", "team:test", date(2026, 11, 3))
+    engine.dispose()
+
+    out = run(["train"], env).stdout
+    version = re.search(r"registered fravaersradar version (\d+)", out).group(1)
+    client = MlflowClient(settings.tracking_uri)
+    metrics = client.get_run(client.get_model_version("fravaersradar", version).run_id).data.metrics
+    assert metrics["feedback.all.flags"] == len(early) and metrics["feedback.all.reviewed"] == 2
+    assert metrics["feedback.S01.flags"] == len(s01) and metrics["feedback.S01.investigate"] == 1
+    assert metrics["feedback.S01.share_reviewed"] == pytest.approx(2 / len(s01))
+    assert metrics["feedback.all.pupils_acted_on"] == 1 and "intervention.rows_marked" in metrics
+    report = (Path(env["EWS_HOME"]) / "reports" / f"v{version}" / "evaluation.html").read_text()
+    assert "Feedback from the detection teams" in report and "S01" in report
+    md = Path(run(["model-card", version], env).stdout.split()[0]).read_text()
+    assert f"| S01 | {len(s01)} | 2 |" in md and f"| all | {len(early)} | 2 |" in md
