@@ -75,7 +75,8 @@ def _execute(book, home: Path, cwd: Path):
 
 def test_the_kernel_is_this_python(tmp_path):
     book = nbformat.v4.new_notebook()
-    book.cells = [nbformat.v4.new_code_cell("import sys, model; print(sys.executable); print(model.__file__)")]
+    source = "import sys, model; print(sys.executable); print(model.__file__)"
+    book.cells = [nbformat.v4.new_code_cell(source)]
     _execute(book, tmp_path / "home", tmp_path)
     executable, package = book.cells[0].outputs[0]["text"].split()
     assert Path(executable).resolve() == Path(sys.executable).resolve()

@@ -98,6 +98,17 @@ def test_a_version_that_fails_the_gates_stays_challenger(trained_home):
     assert champion_version(settings) == "1"
 
 
+def _home_settings(env: dict):
+    """The settings of the `ews` runs: this home's store and registry, whatever an earlier test
+    left in this process's environment (mlflow.set_tracking_uri sets MLFLOW_TRACKING_URI)."""
+    from model.settings import Settings
+
+    home = Path(env["EWS_HOME"]).resolve()
+    settings = Settings(home=home, pseudonym_key=env["EWS_PSEUDONYM_KEY"], database_url=None)
+    settings.mlflow_tracking_uri = f"sqlite:///{home / 'mlflow.db'}"
+    return settings
+
+
 @pytest.mark.slow
 def test_the_model_card_is_logged_written_and_served(trained_home):
     import re
@@ -105,7 +116,6 @@ def test_the_model_card_is_logged_written_and_served(trained_home):
     from fastapi.testclient import TestClient
     from mlflow import MlflowClient
 
-    from model.settings import Settings
     from serving.api.app import create_app
 
     root, env, out = trained_home
@@ -120,7 +130,7 @@ def test_the_model_card_is_logged_written_and_served(trained_home):
     assert f"| {rule_p} |" in md and "Skoleforvaltningen, tlf. 12 34 56 78" in md
     assert "<h2 id=\"dansk\">Dansk: kort fortalt</h2>" in html and "E000" not in md + html
     # logged with the version at registration
-    settings = Settings(home=home, pseudonym_key=env["EWS_PSEUDONYM_KEY"])
+    settings = _home_settings(env)
     client = MlflowClient(settings.tracking_uri)
     run_id = client.get_model_version("fravaersradar", "1").run_id
     logged = {f.path for f in client.list_artifacts(run_id, "model_card")}
@@ -146,13 +156,12 @@ def test_training_reports_what_the_teams_did_with_the_lists(trained_home):
     from sqlalchemy import select
 
     from model.records import flag_lists, flags
-    from model.settings import Settings
     from model.store import open_store
     from serving.flags import record_review
 
     root, env, _ = trained_home
     run(["flags", "--week", "2026-W45", "--out", str(root / "lists")], env)
-    settings = Settings(home=Path(env["EWS_HOME"]), pseudonym_key=env["EWS_PSEUDONYM_KEY"])
+    settings = _home_settings(env)
     engine = open_store(settings.store_url)
     with engine.connect() as conn:
         early = conn.execute(select(flags.c.id, flag_lists.c.school_id)
@@ -175,3 +184,12 @@ def test_training_reports_what_the_teams_did_with_the_lists(trained_home):
     assert "Feedback from the detection teams" in report and "S01" in report
     md = Path(run(["model-card", version], env).stdout.split()[0]).read_text()
     assert f"| S01 | {len(s01)} | 2 |" in md and f"| all | {len(early)} | 2 |" in md
+
+
+def test_model_card_without_a_champion_is_one_line(tmp_path):
+    env = {**os.environ, "EWS_HOME": str(tmp_path / "home"), "EWS_PSEUDONYM_KEY": "k" * 40}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    proc = run(["model-card"], env, ok=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "error: no champion model is registered yet: run `ews train` first, or name a version"]
