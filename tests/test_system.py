@@ -91,11 +91,9 @@ def test_a_version_that_fails_the_gates_stays_challenger(trained_home):
     out = run(["train"], strict).stdout
     assert "version 2 as challenger" in out
     assert "the gate asks 100.00x" in out
-    from model.settings import Settings
     from serving.champion import champion_version
 
-    settings = Settings(home=Path(env["EWS_HOME"]))
-    assert champion_version(settings) == "1"
+    assert champion_version(_home_settings(env)) == "1"
 
 
 def _home_settings(env: dict):
