@@ -42,9 +42,16 @@ def user_errors(fn: F) -> F:
 
 
 def _settings():
+    from pydantic import ValidationError
+
     from model.settings import get_settings
 
-    return get_settings()
+    try:
+        return get_settings()
+    except ValidationError as err:  # a bad EWS_* value: one line, not pydantic's report
+        first = err.errors()[0]
+        name = f"EWS_{str(first['loc'][0]).upper()}: " if first["loc"] else ""
+        raise UserError(f"setting {name}{first['msg']}") from None
 
 
 def _store():

@@ -191,3 +191,11 @@ def test_model_card_without_a_champion_is_one_line(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [
         "error: no champion model is registered yet: run `ews train` first, or name a version"]
+
+
+def test_a_bad_setting_is_one_line(tmp_path):
+    env = {**os.environ, "EWS_HOME": str(tmp_path / "home"), "EWS_PSEUDONYM_KEY": "k" * 40,
+           "EWS_INTERVENTION_LABELS": "drop"}
+    proc = run(["model-card"], env, ok=False)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        "error: setting EWS_INTERVENTION_LABELS: Input should be 'mark', 'exclude' or 'ignore'"]
