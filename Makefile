@@ -7,7 +7,7 @@ DEMO := demo
 export OMP_NUM_THREADS ?= 1
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean notebooks
 
 $(BIN)/ews: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ demo: $(BIN)/ews
 ## test: the whole test suite (PostgreSQL tests need the server at 127.0.0.1:5432)
 test: $(BIN)/ews
 	$(BIN)/pytest
+
+## notebooks: run notebooks/*.ipynb on the state in EWS_HOME (e.g. after `make demo`); the executed
+## copies, with outputs, go to out/notebooks/ (the stored notebooks stay without outputs)
+notebooks: $(BIN)/ews
+	rm -rf out/notebooks && mkdir -p out/notebooks && cp notebooks/*.ipynb out/notebooks/
+	EWS_HOME=$${EWS_HOME:-$(CURDIR)/.ews} PYTHONPATH=$(CURDIR) MPLBACKEND=Agg \
+		$(BIN)/jupyter-execute --inplace --timeout=600 --kernel_name=python3 out/notebooks/*.ipynb
 
 lint: $(BIN)/ews
 	$(BIN)/ruff check .

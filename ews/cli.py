@@ -42,9 +42,16 @@ def user_errors(fn: F) -> F:
 
 
 def _settings():
+    from pydantic import ValidationError
+
     from model.settings import get_settings
 
-    return get_settings()
+    try:
+        return get_settings()
+    except ValidationError as err:  # a bad EWS_* value: one line, not pydantic's report
+        first = err.errors()[0]
+        name = f"EWS_{str(first['loc'][0]).upper()}: " if first["loc"] else ""
+        raise UserError(f"setting {name}{first['msg']}") from None
 
 
 def _store():
@@ -113,15 +120,18 @@ def train(
     """Build features and labels, train, evaluate on later as-of dates, log to MLflow, register a
     version and make it the champion if it passes the promotion gates."""
     from model.inputs import load_inputs
+    from training.feedback import load_feedback
     from training.pipeline import train_and_evaluate
     from training.tracking import log_and_register
 
     settings = _settings()
-    inputs = load_inputs(_store())
+    engine = _store()
+    inputs = load_inputs(engine)
     if not len(inputs.register.pupil_ids):
         raise UserError("nothing is ingested yet: run `ews ingest DIR` first")
     typer.echo("building as-of features and labels, training ...", err=True)
-    result = train_and_evaluate(inputs, settings, as_of=_parse_date(as_of, "--as-of"))
+    result = train_and_evaluate(inputs, settings, as_of=_parse_date(as_of, "--as-of"),
+                                feedback=load_feedback(engine))
     outcome = log_and_register(result, settings)
     table = result.comparison
     model_row, rule_row = table.loc["model"], table.loc[result.best_rule]
@@ -395,6 +405,23 @@ def erase(
         if versions:
             typer.echo(f"  tagged model versions {', '.join(versions)} needs_retraining "
                        f"(trained with the pupil's data)")
+
+
+# --- model card (issue 7: notebooks, model card, feedback in evaluation) -------------------------
+
+
+@app.command("model-card")
+@user_errors
+def model_card(
+    version: Annotated[
+        str | None, typer.Argument(help="the registered version (default: the champion)")
+    ] = None,
+) -> None:
+    """Write the model card of a registered version as Markdown and HTML to EWS_HOME/model-cards/."""
+    from serving.card import write_model_card
+
+    for path in write_model_card(_settings(), version):
+        typer.echo(str(path))
 
 
 def main() -> None:

@@ -70,6 +70,17 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(
         5 * 365, ge=365, description="days the audit log is kept; older rows are purged")
 
+    # Model card and feedback in evaluation (issue 7: notebooks, model card, feedback).
+    contact: str = Field(
+        "the municipality's data protection officer (databeskyttelsesrådgiver)",
+        description="who parents and staff contact about the model, shown on the model card",
+    )
+    intervention_labels: Literal["mark", "exclude", "ignore"] = Field(
+        "mark", description="evaluation rows of pupils under an active intervention (a team's "
+        "'investigate' decision within the label horizon before the as-of date): mark and report "
+        "them, exclude them, or ignore the reviews",
+    )
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production":

@@ -32,6 +32,8 @@ class Champion:
 
 def _client(settings: Settings):
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    # MLflow's INFO lines (e.g. creating an empty registry) would break a user error's one line.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     import mlflow
@@ -115,8 +117,8 @@ def champion_pointer(settings: Settings, client=None) -> str | None:
 
 def version_details(settings: Settings, version: str) -> dict:
     """What the registry and the training run say about a version: tags (trained_at,
-    train_window, gates, ...), evaluation metrics, parameters, registration time. Aggregates
-    only, never pupil-level data."""
+    train_window, gates, ...), evaluation metrics, parameters, registration time, aliases and the
+    model card's logged evaluation (None if absent). Aggregates only, never pupil-level data."""
     client = _client(settings)
     mv = client.get_model_version(settings.registered_model_name, version)
     metrics, params = {}, {}
@@ -126,8 +128,11 @@ def version_details(settings: Settings, version: str) -> dict:
             metrics, params = dict(run.data.metrics), dict(run.data.params)
         except Exception:  # noqa: BLE001 - a version registered without its run
             pass
+    from serving.card import logged_card_evaluation
+
     return {"tags": dict(mv.tags), "metrics": metrics, "params": params,
-            "registered_at": mv.creation_timestamp}
+            "registered_at": mv.creation_timestamp, "aliases": list(mv.aliases),
+            "evaluation": logged_card_evaluation(client, mv.run_id)}
 
 
 class MlflowRegistry:

@@ -20,6 +20,12 @@ from model.settings import Settings
 from training.dataset import build_training_set, candidate_as_of_dates, label_counts
 from training.evaluation import Capacity, calibration_metrics, compare, list_flags, rule_rankers
 from training.fairness import fairness_table
+from training.feedback import (
+    Feedback,
+    apply_interventions,
+    intervention_summary,
+    review_uptake,
+)
 from training.splits import TemporalSplit, temporal_split
 
 MODEL_RANKER = "model"
@@ -69,6 +75,9 @@ class TrainResult:
     lead_frame: pd.DataFrame = field(repr=False)
     train_window: tuple[str, str] = ("", "")
     reference: dict = field(default_factory=dict, repr=False)  # model.monitoring's, for drift
+    # What the teams did with the lists (per school and `all`), and the intervention rows.
+    uptake: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    interventions: dict[str, float] = field(default_factory=dict)
 
     @property
     def best_rule(self) -> str:
@@ -95,6 +104,9 @@ class TrainResult:
         out.update({f"calibration.{k}": v for k, v in self.calibration.items()})
         out.update({f"fairness.{k}": v for k, v in self.fairness_ratios.items() if v == v})
         out["lift_over_best_rule"] = self.lift
+        for school, row in self.uptake.iterrows():
+            out.update({f"feedback.{school}.{k}": float(v) for k, v in row.items() if v == v})
+        out.update({f"intervention.{k}": v for k, v in self.interventions.items() if v == v})
         return out
 
 
@@ -110,11 +122,14 @@ def truncate_inputs(inputs: Inputs, before: date) -> Inputs:
 
 
 def train_and_evaluate(inputs: Inputs, settings: Settings, as_of: date | None = None,
-                       model_params: dict | None = None) -> TrainResult:
-    """Build the as-of training set, split in time, fit, calibrate and evaluate on later dates."""
+                       model_params: dict | None = None, feedback: Feedback | None = None) -> TrainResult:
+    """Build the as-of training set, split in time, fit, calibrate and evaluate on later dates;
+    `feedback` (the teams' flags and reviews) adds uptake and the intervention handling."""
     limit_threads(settings.threads)
+    feedback = feedback if feedback is not None else Feedback.empty()
     if as_of is not None:
         inputs = truncate_inputs(inputs, as_of)
+        feedback = feedback.known_before(as_of)
     spec = LabelSpec.from_settings(settings)
     capacity = Capacity(settings.capacity_share, settings.capacity_min)
     builder = inputs.feature_builder()
@@ -127,6 +142,9 @@ def train_and_evaluate(inputs: Inputs, settings: Settings, as_of: date | None = 
     cal = data[as_of_col.isin(split.calibration) & data["label"].notna()]
     test = data[as_of_col.isin(split.test)].reset_index(drop=True)
     lead = data[as_of_col.isin(lead_dates)].reset_index(drop=True)
+    mode = settings.intervention_labels
+    test, intervention_mask = apply_interventions(test, feedback, builder.day_major.days, spec.horizon, mode)
+    lead, _ = apply_interventions(lead, feedback, builder.day_major.days, spec.horizon, mode)
 
     model = RiskModel(**(model_params or {})).fit(feature_matrix(train), train["label"].to_numpy())
     model.calibrate(feature_matrix(cal), cal["label"].to_numpy())
@@ -152,8 +170,10 @@ def train_and_evaluate(inputs: Inputs, settings: Settings, as_of: date | None = 
     reference = reference_distributions(
         window_rows, model.predict_proba(feature_matrix(window_rows))[:, 1],
         min_rows=settings.monitor_min_rows)
+    interventions = intervention_summary(test, intervention_mask, mode, rankers_test[MODEL_RANKER], capacity)
+    uptake = review_uptake(feedback) if len(feedback.flags) else pd.DataFrame()
     return TrainResult(model, split, spec, capacity, comparison, calibration, fairness, ratios,
-                       counts, test, lead, window, reference)
+                       counts, test, lead, window, reference, uptake, interventions)
 
 
 def promotion_gates(result: TrainResult, settings: Settings,

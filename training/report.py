@@ -83,6 +83,23 @@ def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(float_format=lambda v: f"{v:.3f}", border=0, classes="t")
 
 
+def _feedback_html(result: TrainResult) -> str:
+    """The teams' uptake of the lists and the intervention rows (section of the report)."""
+    if result.uptake.empty:
+        uptake = "<p>No stored lists yet: no reviews to report.</p>"
+    else:
+        uptake = ("<p>Early-warning flags handed out and the team's latest decision on each, per "
+                  "school; <i>acted on</i>: decision &ldquo;investigate&rdquo;.</p>" + _table(result.uptake))
+    if result.interventions:
+        rows = "".join(f"<li>{html.escape(k.replace('_', ' '))}: {v:g}</li>"
+                       for k, v in result.interventions.items())
+        interventions = f"<ul>{rows}</ul>"
+    else:
+        interventions = "<p>Reviews ignored in the evaluation (EWS_INTERVENTION_LABELS=ignore).</p>"
+    return (f"<h2>Feedback from the detection teams</h2>{uptake}<h3>Pupils under an active "
+            f"intervention (evaluation rows)</h3>{interventions}")
+
+
 def write_report(result: TrainResult, out_dir: Path, gates=None, version: str | None = None,
                  extra_plots: dict[str, Path] | None = None) -> Path:
     """Write plots and `evaluation.html` into `out_dir`; return the HTML path."""
@@ -101,6 +118,8 @@ def write_report(result: TrainResult, out_dir: Path, gates=None, version: str | 
     comparison = result.comparison.drop(columns=["lead_times"])
     comparison.to_csv(out_dir / "comparison.csv")
     result.fairness.to_csv(out_dir / "fairness.csv", index=False)
+    if not result.uptake.empty:
+        result.uptake.to_csv(out_dir / "uptake.csv")
     gate_html = "".join(f"<li>{html.escape(r)}</li>" for r in (gates.reasons if gates else []))
     plot_html = "".join(f"<figure><img src='{p.name}' alt='{html.escape(t)}'><figcaption>"
                         f"{html.escape(t)}</figcaption></figure>" for t, p in plots.items())
@@ -124,6 +143,7 @@ next {result.spec.horizon} school days. Lists: {result.capacity.share:.0%} of ea
 <h2>Fairness of the list handed out</h2>
 {_table(pd.DataFrame([result.fairness_ratios]).T.rename(columns={0: 'min/max ratio'}))}
 {_table(result.fairness)}
+{_feedback_html(result)}
 <h2>Rows</h2>{_table(pd.DataFrame([result.counts]).T.rename(columns={0: 'rows'}))}
 <h2>Plots</h2>{plot_html}
 </html>"""

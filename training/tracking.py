@@ -86,6 +86,7 @@ def log_and_register(result: TrainResult, settings: Settings) -> TrainOutcome:
             "capacity.minimum": result.capacity.minimum, "features": len(feature_list()),
             **{f"split.{k}": v for k, v in result.split.describe().items()},
             "train_window": "..".join(result.train_window),
+            "evaluation.intervention_labels": settings.intervention_labels,
         })
         mlflow.log_metrics(result.metrics())
         mlflow.log_metrics({f"rows.{k}": float(v) for k, v in result.counts.items()})
@@ -103,6 +104,10 @@ def log_and_register(result: TrainResult, settings: Settings) -> TrainOutcome:
         info = mlflow.sklearn.log_model(result.model, name="model", serialization_format="cloudpickle",
                                         signature=signature, input_example=example)
         version = mlflow.register_model(info.model_uri, name).version
+        # The model card (issue 7): its evaluation and the rendered card, with the version.
+        from training.card import log_model_card
+
+        log_model_card(result, gates, settings, str(version))
         with tempfile.TemporaryDirectory() as tmp:
             from training.report import write_report
 

@@ -271,7 +271,8 @@ class ModelInfo(BaseModel):
         "loaded_at": "2025-03-01T06:00:00Z", "metrics": {"model.roc_auc": 0.87,
                                                           "calibration.ece": 0.012},
         "gates": "beats the best rule (rule:days_4_month) 1.42x (gate 1.10x)",
-        "card": "/v1/model/card"}]})
+        "card": "/v1/model/card", "card_markdown": "/v1/model/card?format=markdown",
+        "card_complete": True, "contact": "the municipality's data protection officer"}]})
 
     name: str
     version: str
@@ -282,6 +283,11 @@ class ModelInfo(BaseModel):
     metrics: dict[str, float]
     gates: str | None = None
     card: str = Field(description="path of the model card (HTML)")
+    card_markdown: str | None = Field(None, description="path of the model card as Markdown")
+    card_complete: bool | None = Field(
+        None, description="false for a version registered without the card's logged evaluation "
+        "(its card then shows the registry's metrics only)")
+    contact: str | None = Field(None, description="whom parents and staff contact about the model")
 
 
 class ModelRefresh(BaseModel):

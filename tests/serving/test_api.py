@@ -355,6 +355,17 @@ def test_model_info_and_card(world, client):
     assert "total_rate_4w" in card.text and "never reads" in card.text and "0.810" in card.text
 
 
+def test_model_card_as_markdown_and_its_links(world, client):
+    body = client.get("/v1/model", headers=world.headers("team-S1")).json()
+    # the session's tiny versions are registered without the card's logged evaluation
+    assert body["card_complete"] is False and body["contact"] == world.settings.contact
+    md = client.get(body["card_markdown"])
+    assert md.status_code == 200 and md.headers["content-type"].startswith("text/markdown")
+    assert md.text.startswith("# Modelkort · Model card: fravaersradar version " + world.versions[0])
+    assert "| model.roc_auc | 0.810 |" in md.text and world.settings.contact in md.text
+    assert client.get("/v1/model/card?format=pdf").status_code == 422
+
+
 def test_health(client, world):
     body = client.get("/health").json()
     assert body["status"] == "ok" and body["model_version"] == world.versions[0]

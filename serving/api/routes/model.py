@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse
 
-from serving.api.card import model_card_html
-from serving.api.deps import HolderDep, ModelManager, PrincipalDep, ServedModelDep
+from serving.api.card import model_card_html, model_card_markdown
+from serving.api.deps import HolderDep, ModelManager, PrincipalDep, ServedModelDep, SettingsDep
 from serving.api.routes import errors
 from serving.api.schemas import ModelInfo, ModelRefresh
 
@@ -17,7 +18,7 @@ router = APIRouter(tags=["model"])
 
 
 @router.get("/v1/model", response_model=ModelInfo, responses=errors(401, 503))
-def model_info(served: ServedModelDep, principal: PrincipalDep) -> dict:
+def model_info(served: ServedModelDep, principal: PrincipalDep, settings: SettingsDep) -> dict:
     """The champion being served: version, when and on which window it was trained, its
     evaluation metrics, and where its model card is."""
     tags = served.details.get("tags", {})
@@ -29,15 +30,26 @@ def model_info(served: ServedModelDep, principal: PrincipalDep) -> dict:
         "loaded_at": served.loaded_at,
         "metrics": {k: float(v) for k, v in served.details.get("metrics", {}).items()},
         "gates": tags.get("gates"), "card": "/v1/model/card",
+        "card_markdown": "/v1/model/card?format=markdown",
+        "card_complete": served.details.get("evaluation") is not None, "contact": settings.contact,
     }
 
 
 @router.get("/v1/model/card", response_class=HTMLResponse, responses={
-    200: {"content": {"text/html": {"example": "<!doctype html><html>...</html>"}},
-          "description": "the model card as HTML"}, **errors(503)})
-def model_card(served: ServedModelDep) -> HTMLResponse:
-    """The model card of the champion, for parents and staff (public: no pupil data)."""
-    return HTMLResponse(model_card_html(served.champion.name, served.version, served.details))
+    200: {"content": {"text/html": {"example": "<!doctype html><html>...</html>"},
+                      "text/markdown": {"example": "# Modelkort · Model card: fravaersradar version 3"}},
+          "description": "the model card as HTML (default) or Markdown"}, **errors(503)})
+def model_card(served: ServedModelDep, settings: SettingsDep,
+               format: Annotated[Literal["html", "markdown"], Query(
+                   description="html (default) or markdown")] = "html") -> HTMLResponse:
+    """The model card of the champion, for parents and staff (public: no pupil data): purpose and
+    intended use, the data used and excluded, training window, quality against the rules, lead
+    time, calibration, fairness by group, the teams' feedback, known limits and whom to contact."""
+    name, version, details = served.champion.name, served.version, served.details
+    if format == "markdown":
+        return PlainTextResponse(model_card_markdown(name, version, details, settings.contact),
+                                 media_type="text/markdown")
+    return HTMLResponse(model_card_html(name, version, details, settings.contact))
 
 
 @router.post("/v1/model/refresh", response_model=ModelRefresh, responses=errors(401, 403))
