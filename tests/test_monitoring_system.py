@@ -4,39 +4,25 @@ and `ews retention apply` through the command line."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-EWS = [sys.executable, "-m", "ews"]
+from tests.cli import EWS, run, trained_demo
+
 WEEK = "2025-W06"  # Monday 2025-02-03, inside the training window of this demo
 SHIFTED_SCHOOL = "S02"
 SHIFT_FROM = "2024-12-02"
-
-
-def run(args: list[str], env: dict, code: int = 0) -> subprocess.CompletedProcess:
-    proc = subprocess.run(EWS + args, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
-    return proc
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """A demo municipality (900 pupils, 3 schools, 2024/25-2026/27) ingested and trained once."""
     root = tmp_path_factory.mktemp("monitoring")
-    env = {**os.environ, "EWS_HOME": str(root / "home"), "EWS_PSEUDONYM_KEY": "k" * 40,
-           "OMP_NUM_THREADS": "1", "EWS_GATE_MIN_LIFT_OVER_RULES": "0"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    env.pop("EWS_DATABASE_URL", None)
-    run(["demo-data", str(root / "csv"), "--pupils", "900", "--schools", "3", "--seed", "5",
-         "--until", "2026-11-20"], env)
-    run(["ingest", str(root / "csv")], env)
-    run(["train"], env)
+    env, _ = trained_demo(root)
     return root, env
 
 

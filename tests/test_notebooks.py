@@ -5,12 +5,13 @@ per session) in a Jupyter kernel of this Python, with a time limit per cell."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+
+from tests.cli import trained_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -54,14 +55,7 @@ def _kernel_env(home: Path) -> dict[str, str]:
 def demo_home(tmp_path_factory) -> Path:
     """A demo municipality (1,600 pupils, 4 schools, three school years) ingested and trained."""
     root = tmp_path_factory.mktemp("notebooks")
-    env = {**_kernel_env(root / "home"),
-           # too few pupils to clear the real lift gate reliably; the notebooks need a champion
-           "EWS_GATE_MIN_LIFT_OVER_RULES": "0"}
-    for args in (["demo-data", str(root / "csv"), "--pupils", "1600", "--schools", "4", "--seed", "11",
-                  "--until", "2026-11-20"], ["ingest", str(root / "csv")], ["train"]):
-        proc = subprocess.run([sys.executable, "-m", "ews", *args], env=env, capture_output=True,
-                              text=True, timeout=600)
-        assert proc.returncode == 0, proc.stderr
+    trained_demo(root, pupils=1600, schools=4, seed=11, env=_kernel_env(root / "home"))
     return root / "home"
 
 
