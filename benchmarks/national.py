@@ -204,8 +204,8 @@ def stage_ingest(run: Path, url: str, years: list[str]) -> dict:
         out[year] = {"seconds": seconds, "rows": rows, "rows_per_s": rows / seconds,
                      "changed": result.changed, "peak_rss_mb": peak_rss_mb()}
     engine.dispose()
-    return {"seconds": sum(v["seconds"] for v in out.values()),
-            "rows": sum(v["rows"] for v in out.values()), "deliveries": out}
+    seconds, rows = sum(v["seconds"] for v in out.values()), sum(v["rows"] for v in out.values())
+    return {"seconds": seconds, "rows": rows, "rows_per_s": rows / seconds, "deliveries": out}
 
 
 def stage_features(run: Path, url: str, as_of_dates: int | None) -> dict:
@@ -228,14 +228,17 @@ def stage_features(run: Path, url: str, as_of_dates: int | None) -> dict:
     target = run / "features" / "school_year=2025-26"
     target.mkdir(parents=True, exist_ok=True)
     builder = inputs.feature_builder()
-    rows = 0
+    rows, write_s = 0, 0.0
     start = time.perf_counter()
     for k, frame in enumerate(builder.build_chunks(dates)):
+        t0 = time.perf_counter()
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False),
                        target / f"part-{k:04d}.parquet", compression="lz4")
+        write_s += time.perf_counter() - t0
         rows += len(frame)
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "rows": rows, "rows_per_s": rows / seconds,
+            "build_seconds": seconds - write_s, "write_seconds": write_s,
             "as_of_dates": len(dates), "load_seconds": load_s, "load_peak_rss_mb": load_rss,
             "register": list(inputs.register.status.shape),
             "parquet_mb": sum(p.stat().st_size for p in target.iterdir()) / 2**20}
@@ -326,11 +329,23 @@ STAGES = {"ingest": stage_ingest, "features": stage_features, "train": stage_tra
 def child(args) -> None:
     run, url = Path(args.run), args.url
     if args.stage == "ingest":
-        result = stage_ingest(run, url, args.years)
+        call = lambda: stage_ingest(run, url, args.years)  # noqa: E731
     elif args.stage == "features":
-        result = stage_features(run, url, args.as_of_dates)
+        call = lambda: stage_features(run, url, args.as_of_dates)  # noqa: E731
     else:
-        result = STAGES[args.stage](run, url)
+        call = lambda: STAGES[args.stage](run, url)  # noqa: E731
+    if args.profile:  # where the time goes: cProfile, the top functions by own time
+        import cProfile
+        import io
+        import pstats
+
+        profiler = cProfile.Profile()
+        result = profiler.runcall(call)
+        text = io.StringIO()
+        pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(25)
+        Path(args.profile).write_text(text.getvalue())
+    else:
+        result = call()
     result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
 
@@ -338,10 +353,13 @@ def child(args) -> None:
 # --- the driver ------------------------------------------------------------------------------------
 
 
-def _run_child(stage: str, run: Path, url: str, extra: list[str], log) -> dict:
+def _run_child(stage: str, run: Path, url: str, extra: list[str], log,
+               profile: Path | None = None) -> dict:
     env = dict(os.environ, EWS_HOME=str(run / "home"), EWS_PSEUDONYM_KEY=PSEUDONYM_KEY,
                PYTHONPATH=str(ROOT))
     cmd = [sys.executable, __file__, "--child", stage, "--run", str(run), "--url", url, *extra]
+    if profile is not None:
+        cmd += ["--profile", str(profile)]
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
@@ -366,7 +384,7 @@ def _postgres_schema(url: str, sql: str) -> None:
 
 
 def measure(pupils: int, out: Path, postgres: str | None, as_of_dates: int | None,
-            keep: bool, log) -> dict:
+            keep: bool, log, profile: bool = False) -> dict:
     """Every stage at one size; the generated data and store live under out/run-<pupils>."""
     import shutil
 
@@ -384,7 +402,7 @@ def measure(pupils: int, out: Path, postgres: str | None, as_of_dates: int | Non
               "generate_seconds": gen_s, "stages": {}}
     try:
         result["stages"]["ingest (SQLite, 2 years)"] = _run_child(
-            "ingest", run, url, ["--years", *YEARS], log)
+            "ingest", run, url, ["--years", *YEARS], log, _profile(out, "ingest", pupils, profile))
         if postgres:
             schema = "national_" + uuid.uuid4().hex[:10]
             _postgres_schema(postgres, f'CREATE SCHEMA "{schema}"')
@@ -395,13 +413,20 @@ def measure(pupils: int, out: Path, postgres: str | None, as_of_dates: int | Non
                     "ingest", run, pg_url, ["--years", YEARS[-1]], log)
             finally:
                 _postgres_schema(postgres, f'DROP SCHEMA "{schema}" CASCADE')
-        result["stages"]["features"] = _run_child("features", run, url, extra_dates, log)
-        result["stages"]["train"] = _run_child("train", run, url, [], log)
-        result["stages"]["weekly"] = _run_child("weekly", run, url, [], log)
+        result["stages"]["features"] = _run_child("features", run, url, extra_dates, log,
+                                                _profile(out, "features", pupils, profile))
+        result["stages"]["train"] = _run_child("train", run, url, [], log,
+                                               _profile(out, "train", pupils, profile))
+        result["stages"]["weekly"] = _run_child("weekly", run, url, [], log,
+                                                _profile(out, "weekly", pupils, profile))
     finally:
         if not keep:
             shutil.rmtree(run, ignore_errors=True)
     return result
+
+
+def _profile(out: Path, stage: str, pupils: int, on: bool) -> Path | None:
+    return out / f"profile-{stage}-{pupils}.txt" if on else None
 
 
 def write_figures(results: list[dict], out: Path, meta: dict) -> None:
@@ -457,6 +482,8 @@ def main() -> None:
     parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--years", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--profile", help="also run each stage under cProfile; with --child: the "
+                        "file for its profile", nargs="?", const="yes", default=None)
     args = parser.parse_args()
     if args.stage:
         child(args)
@@ -478,7 +505,8 @@ def main() -> None:
         print(text, flush=True)
 
     for pupils in args.pupils:
-        results.append(measure(pupils, out, args.postgres, args.as_of_dates, args.keep, log))
+        results.append(measure(pupils, out, args.postgres, args.as_of_dates, args.keep, log,
+                               bool(args.profile)))
         write_figures(results, out, meta)  # after every size, so a long run leaves figures
     print(f"\nfigures: {out / 'national.json'}, {out / 'national.csv'}, {out / 'national.png'}")
     print(f"{'pupils':>8}  {'stage':<28} {'seconds':>8} {'peak MiB':>9} {'rows':>12} {'rows/s':>11}")

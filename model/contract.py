@@ -452,10 +452,17 @@ class StreamedFile:
         yield from self._c_frames(skip=done)
 
     def _parquet_frames(self) -> Iterator[pd.DataFrame]:
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         try:
-            reader = pq.ParquetFile(self.path)
+            schema = pq.ParquetFile(self.path).schema_arrow
+            # Text columns come as dictionaries (codes into the distinct values): no Python
+            # string per row, and the rules look at the distinct values anyway.
+            text = [c for c in self.columns.values()
+                    if pa.types.is_string(schema.field(c).type)
+                    or pa.types.is_large_string(schema.field(c).type)]
+            reader = pq.ParquetFile(self.path, read_dictionary=text)
             first = 0
             for batch in reader.iter_batches(batch_size=self.chunk_rows,
                                              columns=list(self.columns.values())):
@@ -1123,7 +1130,8 @@ class _Validator:
         pupil = grid.pupil_ids.get_indexer(pd.Index(ids.values, dtype=object))[ids.codes]
         checkable = ~(invalid | unknown) & (start >= 0)
         school = np.full(n, -1, np.int32)
-        for year in np.unique(start[checkable]):
+        years = np.unique(start_u[valid_day])  # few distinct dates: no pass over the rows
+        for year in years:
             rows = checkable & (start == year)
             school[rows] = grid.enrolled(int(year))[pupil[rows]]
         not_enrolled = checkable & (school < 0)
@@ -1133,8 +1141,8 @@ class _Validator:
         bad |= not_enrolled
         ok = ~bad
         codes = date_c.codes[ok]
-        grid.add(pupil[ok], start[ok], day_u[codes], status[ok], absent[ok],
-                 np.asarray(src.frame.index)[ok], school[ok], days_u[codes])
+        grid.add(years, pupil[ok], start[ok], day_u[codes], status[ok], absent[ok],
+                 np.asarray(src.frame.index)[ok], school[ok])
 
     def concerns(self) -> pd.DataFrame:
         src = self.raw.files.get("concerns")
@@ -1228,7 +1236,7 @@ class _RegisterGrid:
         self._seen: dict[int, np.ndarray] = {}
         self._repeated: dict[int, np.ndarray] = {}
         self._parts: dict[str, list[np.ndarray]] = {name: [] for name in self.FIELDS}
-        self._school_days: list[np.ndarray] = []
+        self._days: dict[int, np.ndarray] = {}  # year -> school x day of the year: a school day
         self.size = 0
 
     def enrolled(self, start: int) -> np.ndarray:
@@ -1242,24 +1250,29 @@ class _RegisterGrid:
             self._enrolled[start] = table
         return self._enrolled[start]
 
-    def add(self, pupil, start, day, status, absent, line, school, days) -> None:
-        """Valid rows of one chunk (in line order)."""
-        for year in np.unique(start):
+    def add(self, years, pupil, start, day, status, absent, line, school) -> None:
+        """Valid rows of one chunk (in line order) whose school years (first calendar year)
+        are among `years`."""
+        for year in years:
+            year = int(year)
             rows = start == year
             cell = pupil[rows].astype(np.int64) * STRIP_DAYS + day[rows]
             if year not in self._seen:
                 self._seen[year] = np.zeros(len(self.pupil_ids) * STRIP_DAYS, bool)
                 self._repeated[year] = np.zeros(len(self.pupil_ids) * STRIP_DAYS, bool)
+                self._days[year] = np.zeros((len(self.school_ids) + 1, STRIP_DAYS), bool)
             seen = self._seen[year]
-            again = seen[cell] | pd.Series(cell).duplicated().to_numpy()
+            again = seen[cell]
+            # a file in pupil and date order has no repeat within the chunk: no hashing then
+            if len(cell) > 1 and not (cell[1:] > cell[:-1]).all():
+                again |= pd.Series(cell).duplicated().to_numpy()
             self._repeated[year][cell[again]] = True
             seen[cell] = True
+            self._days[year][school[rows], day[rows]] = True
         for name, values, dtype in (("pupil", pupil, np.int32), ("start", start, np.int16),
                                     ("day", day, np.int16), ("status", status, np.uint8),
                                     ("absent", absent, np.uint8), ("line", line, np.int64)):
             self._parts[name].append(np.asarray(values).astype(dtype, copy=False))
-        pairs = school.astype(np.int64) << 32 | days.astype(np.int64) & 0xFFFFFFFF
-        self._school_days.append(np.unique(pairs))
         self.size += len(pupil)
 
     def collect(self) -> None:
@@ -1308,14 +1321,18 @@ class _RegisterGrid:
 
     def school_days(self) -> pd.DataFrame:
         """(school_id, date) of every school day the valid rows imply, sorted."""
-        pairs = np.unique(np.concatenate(self._school_days)) if self._school_days \
-            else np.zeros(0, np.int64)
-        school = (pairs >> 32).astype(np.int64)
-        days = (pairs & 0xFFFFFFFF).astype(np.int64)
-        days = np.where(days >= 1 << 31, days - (1 << 32), days).astype("datetime64[D]")
+        schools, days = [np.zeros(0, np.int64)], [np.zeros(0, "datetime64[D]")]
+        for year, grid in self._days.items():
+            school, day = np.nonzero(grid)
+            aug1 = np.datetime64(f"{year}-08-01", "D")
+            schools.append(school)
+            days.append(aug1 + day.astype("timedelta64[D]"))
+        school, day = np.concatenate(schools), np.concatenate(days)
+        order = np.lexsort((day, np.asarray(self.school_ids, object)[school].astype(str)
+                            if len(school) else school))
         return pd.DataFrame({
-            "school_id": pd.Series(np.asarray(self.school_ids, object)[school], dtype=object),
-            "date": pd.Series(days.astype("datetime64[s]")),
+            "school_id": pd.Series(np.asarray(self.school_ids, object)[school[order]], dtype=object),
+            "date": pd.Series(day[order].astype("datetime64[s]")),
         })
 
 
