@@ -1,4 +1,4 @@
-"""Features at national scale: the vectorised day-major sums equal the day-by-day definition,
+"""Features at national scale: the day-major sums (all or only some) equal their definition,
 some sums alone equal the same sums of the full set, and features streamed by pupil chunk are
 the rows `build` gives (context features included, across chunks)."""
 
