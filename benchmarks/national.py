@@ -357,7 +357,13 @@ def child(args) -> None:
         Path(args.profile).write_text(text.getvalue())
     else:
         result = call()
+    import resource
+
     result["peak_rss_mb"] = peak_rss_mb()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    # CPU time of the whole child (imports and loading included): unlike wall time, barely
+    # moved by other work sharing the cores
+    result["process_cpu_seconds"] = usage.ru_utime + usage.ru_stime
     print(json.dumps(result))
 
 
