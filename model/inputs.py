@@ -32,7 +32,13 @@ class Inputs:
 
 def _frame(conn, table) -> pd.DataFrame:
     rows = conn.execute(select(table)).all()
-    return pd.DataFrame(rows, columns=[c.name for c in table.columns])
+    names = [c.name for c in table.columns]
+    if not rows:
+        return pd.DataFrame(rows, columns=names)
+    # Columns from plain tuples: a frame built from Row objects probes every row's attributes
+    # (a national year of enrolments: tens of seconds of look-ups that fail).
+    return pd.DataFrame(dict(zip(names, map(list, zip(*rows, strict=True)), strict=True)),
+                        columns=names)
 
 
 def load_inputs(engine: Engine) -> Inputs:
