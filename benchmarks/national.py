@@ -463,24 +463,27 @@ def write_figures(results: list[dict], out: Path, meta: dict) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 4.2))
-    sizes = [r["pupils"] for r in results]
+    fig, (ax_t, ax_u, ax_m) = plt.subplots(1, 3, figsize=(15, 4.4))
     for stage in results[0]["stages"]:
         points = [(r["pupils"], r["stages"][stage]) for r in results if stage in r["stages"]]
         xs = [p for p, _ in points]
         ax_t.plot(xs, [s["seconds"] for _, s in points], marker="o", label=stage)
+        # flat = cost grows linearly with the pupils
+        ax_u.plot(xs, [1000 * s["seconds"] / p for p, s in points], marker="o", label=stage)
         ax_m.plot(xs, [s["peak_rss_mb"] / 1024 for _, s in points], marker="o", label=stage)
-    if len(sizes) > 1:
-        ref = results[0]["stages"].get("features")
-        if ref:  # what linear growth from the smallest size would give
-            ax_t.plot(sizes, [ref["seconds"] * n / sizes[0] for n in sizes], ":", color="grey",
-                      label="features, linear from the smallest size")
-    for ax, title in ((ax_t, "wall time (s)"), (ax_m, "peak RSS (GiB)")):
+    ax_t.set_xscale("log")
+    ax_t.set_yscale("log")
+    ax_u.set_xscale("log")
+    ax_m.set_xscale("log")
+    for ax, title in ((ax_t, "wall time (s), log-log"),
+                      (ax_u, "wall time per 1,000 pupils (s): flat = linear"),
+                      (ax_m, "peak RSS (GiB)")):
         ax.set_xlabel("pupils")
-        ax.set_title(title)
-        ax.grid(alpha=0.3)
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3, which="both")
     ax_t.legend(fontsize=7)
-    fig.suptitle(f"Fraværsradar at national scale - {meta['machine']}", fontsize=9)
+    fig.suptitle(f"Fraværsradar at national scale - {meta['machine']}, {meta['date']} "
+                 "(shared machine, load average 3-6)", fontsize=9)
     fig.tight_layout()
     fig.savefig(out / "national.png", dpi=110)
     plt.close(fig)
@@ -495,6 +498,7 @@ def main() -> None:
     parser.add_argument("--as-of-dates", type=int, default=None,
                         help="features for only this many of the weekly as-of dates (smoke runs)")
     parser.add_argument("--keep", action="store_true", help="keep the generated data and stores")
+    parser.add_argument("--replot", type=Path, help="write the figures again from this national.json")
     parser.add_argument("--child", choices=list(STAGES), dest="stage", help=argparse.SUPPRESS)
     parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -504,6 +508,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.stage:
         child(args)
+        return
+    if args.replot:  # figures again from a national.json (e.g. after a change to the plot)
+        saved = json.loads(args.replot.read_text())
+        write_figures(saved["results"], args.out or args.replot.parent, saved["meta"])
         return
 
     import psutil
