@@ -16,6 +16,13 @@ together as one `UserError`. Rules are checked on the distinct values of a colum
 (`pd.factorize`) and mapped back to rows through the codes, so a 10M-row register costs a few
 numpy passes, never a Python loop per row.
 
+National scale: the register file (attendance, ~110M rows a school year for the whole
+country) is never one frame. `read` only checks its header; `validate` reads it in chunks of
+CHUNK_ROWS rows (Parquet row batches, or CSV blocks), checks each chunk's rows with the same
+rules and line numbers, and keeps only compact arrays of the valid entries (about 14 bytes an
+entry); duplicates across chunks are found on the pupil x school-day grid afterwards. A
+delivery is still accepted or rejected whole.
+
 Privacy: a value is echoed in a message only through `shown`, which masks anything shaped like a
 CPR number, and pupil ids are never echoed at all: a problem on a row with a CPR names the line.
 """
@@ -25,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -39,6 +46,8 @@ from model.pseudonym import parse_cpr, pseudonymise
 from model.store import FRACTION_SCALE, STATUS_CODES, STRIP_DAYS
 
 MAX_PROBLEMS = 20
+CHUNK_ROWS = 2_000_000  # register rows validated at a time: bounds memory at national scale
+STREAMED = ("attendance",)  # files read chunk by chunk (the others are at most a row a pupil)
 ID_LENGTH = 64  # the store's String(64) keys
 NAME_LENGTH = 200
 
@@ -266,6 +275,13 @@ def read(located: Located, key: bytes, hashes: dict[str, str] | None = None) -> 
         if path is None:
             continue
         sha = hashes[spec.name] if hashes and spec.name in hashes else None
+        if spec.name in STREAMED:
+            streamed, file_problems, column_warnings = _open_streamed(spec, path, sha, key)
+            problems += file_problems
+            warnings += column_warnings
+            if streamed is not None:
+                files[spec.name] = streamed
+            continue
         frame, sha, file_problems = _read_table(path, sha)
         problems += file_problems
         if frame is None:
@@ -380,9 +396,181 @@ def _contract_columns(spec: FileSpec, display: str, frame: pd.DataFrame):
     return out, problems, warnings
 
 
-def _pseudonymise(column: pd.Series, key: bytes) -> PupilIds | None:
-    """Replace CPR numbers by pseudonyms, hashing each distinct value once. None if the column
-    is numeric (Parquet), where a CPR number's leading zero would already be lost."""
+@dataclass
+class StreamedFile:
+    """A large file (the register) whose header is checked and whose rows are read chunk by chunk
+    (`chunks`), each chunk a SourceFile indexed by line numbers; `len` counts the rows read."""
+
+    spec: FileSpec
+    path: Path
+    sha256: str
+    columns: dict[str, str]  # canonical name -> the file's own column name
+    key: bytes
+    sep: str | None = None  # CSV separator; None for Parquet
+    inner_blank: bool = False
+    chunk_rows: int | None = None  # None: CHUNK_ROWS
+    rows: int = 0
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def display(self) -> str:
+        return self.path.name
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def chunks(self) -> Iterator[SourceFile]:
+        """The file's rows as SourceFiles of at most `chunk_rows` rows, pupil ids pseudonymised
+        (each distinct CPR number hashed once); UserError if the file cannot be parsed."""
+        self.rows = 0
+        self.chunk_rows = self.chunk_rows or CHUNK_ROWS
+        for frame in self._frames():
+            frame = frame[list(self.columns.values())]
+            frame.columns = list(self.columns)
+            ids = _pseudonymise(frame["pupil_id"], self.key, self._cache)
+            if ids is None:
+                raise UserError(Problem(self.display, "pupil_id must be a text column (a number "
+                                        "loses a CPR number's leading zero)", 1, "pupil_id"))
+            self.rows += len(frame)
+            yield SourceFile(self.spec, self.path, self.sha256, frame.drop(columns="pupil_id"), ids)
+
+    def _frames(self) -> Iterator[pd.DataFrame]:
+        if self.sep is None:
+            yield from self._parquet_frames()
+            return
+        done = 0
+        if not self.inner_blank:
+            # pyarrow's reader is several times faster; on anything it refuses, the C parser
+            # below takes over where it stopped and names the exact line.
+            try:
+                for frame in self._arrow_frames():
+                    done += len(frame)
+                    yield frame
+                return
+            except Exception:  # noqa: BLE001, S110 - re-read below for a precise message
+                pass
+        yield from self._c_frames(skip=done)
+
+    def _parquet_frames(self) -> Iterator[pd.DataFrame]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            schema = pq.ParquetFile(self.path).schema_arrow
+            # Text columns come as dictionaries (codes into the distinct values): no Python
+            # string per row, and the rules look at the distinct values anyway.
+            text = [c for c in self.columns.values()
+                    if pa.types.is_string(schema.field(c).type)
+                    or pa.types.is_large_string(schema.field(c).type)]
+            reader = pq.ParquetFile(self.path, read_dictionary=text)
+            first = 0
+            for batch in reader.iter_batches(batch_size=self.chunk_rows,
+                                             columns=list(self.columns.values())):
+                frame = batch.to_pandas()
+                frame.index = np.arange(first, first + len(frame)) + 2
+                first += len(frame)
+                yield frame
+        except UserError:
+            raise
+        except Exception:  # noqa: BLE001 - any failure: not a readable Parquet file
+            raise UserError(Problem(self.display, "cannot be read as Parquet")) from None
+
+    def _arrow_frames(self) -> Iterator[pd.DataFrame]:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        reader = pacsv.open_csv(
+            self.path, read_options=pacsv.ReadOptions(block_size=1 << 25),
+            parse_options=pacsv.ParseOptions(delimiter=self.sep),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in self.columns.values()},
+                include_columns=list(self.columns.values())))
+        first, pending, size = 0, [], 0
+        for batch in reader:
+            pending.append(batch)
+            size += batch.num_rows
+            if size >= self.chunk_rows:
+                yield self._arrow_frame(pending, first)
+                first, pending, size = first + size, [], 0
+        if pending or not first:
+            yield self._arrow_frame(pending, first, reader.schema)
+
+    @staticmethod
+    def _arrow_frame(batches: list, first: int, schema=None) -> pd.DataFrame:
+        import pyarrow as pa
+
+        table = pa.Table.from_batches(batches, schema=schema)
+        frame = table.to_pandas()
+        frame.index = np.arange(first, first + len(frame)) + 2
+        return frame
+
+    def _c_frames(self, skip: int) -> Iterator[pd.DataFrame]:
+        try:
+            reader = pd.read_csv(self.path, sep=self.sep, dtype=str, keep_default_na=False,
+                                 skip_blank_lines=False, encoding="utf-8", engine="c",
+                                 chunksize=self.chunk_rows)
+            lines = rows = 0
+            for frame in reader:
+                frame.index = np.arange(lines, lines + len(frame)) + 2
+                lines += len(frame)
+                # Blank lines are read (so that line numbers stay exact) but are no rows.
+                frame = frame[~(frame.isna() | frame.eq("")).all(axis=1)]
+                start = min(max(skip - rows, 0), len(frame))  # rows pyarrow already gave
+                rows += len(frame)
+                if start < len(frame):
+                    yield frame.iloc[start:]
+        except UnicodeDecodeError:
+            raise UserError(Problem(self.display, "is not UTF-8 text: save it as UTF-8 CSV")) \
+                from None
+        except pd.errors.ParserError as exc:
+            m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+            if m:
+                want, line, saw = (int(g) for g in m.groups())
+                raise UserError(Problem(self.display, f"expected {want} fields, saw {saw}",
+                                        line)) from None
+            raise UserError(Problem(self.display, "cannot be read as CSV (check quotes and "
+                                    "separators)")) from None
+
+
+def _open_streamed(spec: FileSpec, path: Path, sha: str | None, key: bytes):
+    """A StreamedFile for `path` after checking its header, with problems and warnings."""
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        sha = sha or sha256_of(path)
+        try:
+            names = pq.ParquetFile(path).schema_arrow.names
+        except Exception:  # noqa: BLE001 - any failure: not a readable Parquet file
+            return None, [Problem(path.name, "cannot be read as Parquet")], []
+        sep, inner_blank = None, False
+    else:
+        scanned_sha, inner_blank = _scan_csv(path)
+        sha = sha or scanned_sha
+        with open(path, "rb") as fh:
+            header = fh.readline(1 << 16).decode("utf-8", errors="replace")
+        if not header.strip():
+            return None, [Problem(path.name, "is empty: the first line must be the header", 1)], []
+        sep = ";" if header.count(";") > header.count(",") else ","
+        try:
+            names = list(pd.read_csv(path, sep=sep, dtype=str, nrows=0, encoding="utf-8",
+                                     engine="c").columns)
+        except UnicodeDecodeError:
+            return None, [Problem(path.name, "is not UTF-8 text: save it as UTF-8 CSV")], []
+        except (pd.errors.ParserError, pd.errors.EmptyDataError):
+            return None, [Problem(path.name, "cannot be read as CSV (check quotes and "
+                                  "separators)")], []
+    _, problems, warnings = _contract_columns(spec, path.name, pd.DataFrame(columns=names))
+    if problems:
+        return None, problems, warnings
+    columns = {normalise_column(raw): raw for raw in names
+               if normalise_column(raw) in spec.columns}
+    return StreamedFile(spec, path, sha, columns, key, sep, inner_blank), [], warnings
+
+
+def _pseudonymise(column: pd.Series, key: bytes, cache: dict | None = None) -> PupilIds | None:
+    """Replace CPR numbers by pseudonyms, hashing each distinct value once (once per delivery with
+    a `cache` shared by the chunks of a streamed file). None if the column is numeric (Parquet),
+    where a CPR number's leading zero would already be lost."""
     if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
         return None if len(column) else PupilIds(*_empty_ids())
     coded = _coded(column)
@@ -393,14 +581,19 @@ def _pseudonymise(column: pd.Series, key: bytes) -> PupilIds | None:
     gender = np.full(len(raw), "", object)
     bad_cpr = np.zeros(len(raw), bool)
     for i in np.flatnonzero(shaped):
-        parsed = parse_cpr(raw[i])
-        if parsed is None:
+        known = cache.get(raw[i]) if cache is not None else None
+        if known is None:
+            parsed = parse_cpr(raw[i])
+            known = () if parsed is None else (pseudonymise(raw[i], key),
+                                               np.datetime64(parsed[0], "D"), parsed[1])
+            if cache is not None:  # held in memory for this ingest only, never written
+                cache[raw[i]] = known
+        if not known:
             # A placeholder of its own (never stored: the delivery is rejected for it).
             bad_cpr[i] = True
             values[i] = f"\0bad-cpr-{i}"
         else:
-            born[i], gender[i] = np.datetime64(parsed[0], "D"), parsed[1]
-            values[i] = pseudonymise(raw[i], key)
+            values[i], born[i], gender[i] = known
     del raw
     # Two spellings of one CPR number (with and without hyphen) are one pupil.
     dense, distinct = pd.factorize(values)
@@ -563,12 +756,22 @@ class RegisterEntries:
         """Keys (pupil_id, school_year) and the status and absent strips (n x STRIP_DAYS), with 0
         on days that have no entry in this delivery."""
         n_years = max(len(self.school_years), 1)
-        pair = self.pupil.astype(np.int64) * n_years + self.year
-        codes, distinct = pd.factorize(pair, sort=True)
+        # Strips in (pupil, year) order: a dense mark per pair and its rank, instead of sorting
+        # every entry; entries are placed a slice at a time to bound the temporaries.
+        has = np.zeros(len(self.pupil_ids) * n_years, bool)
+        step = 10_000_000
+        for lo in range(0, len(self), step):
+            has[self.pupil[lo:lo + step].astype(np.int64) * n_years + self.year[lo:lo + step]] = True
+        distinct = np.flatnonzero(has)
+        rank = np.cumsum(has, dtype=np.int64) - 1
+        del has
         status = np.zeros((len(distinct), STRIP_DAYS), np.uint8)
         absent = np.zeros((len(distinct), STRIP_DAYS), np.uint8)
-        status[codes, self.day] = self.status
-        absent[codes, self.day] = self.absent
+        for lo in range(0, len(self), step):
+            hi = lo + step
+            codes = rank[self.pupil[lo:hi].astype(np.int64) * n_years + self.year[lo:hi]]
+            status[codes, self.day[lo:hi]] = self.status[lo:hi]
+            absent[codes, self.day[lo:hi]] = self.absent[lo:hi]
         keys = pd.DataFrame({
             "pupil_id": self.pupil_ids[distinct // n_years],
             "school_year": np.asarray(self.school_years, object)[distinct % n_years],
@@ -855,7 +1058,33 @@ class _Validator:
         return combined, mine
 
     def attendance(self, enrolments: pd.DataFrame) -> tuple[RegisterEntries, pd.DataFrame]:
-        src = self.raw.files["attendance"]
+        """The register, checked chunk by chunk with the rules of `_attendance_chunk`; then
+        duplicate (pupil, date) rows across the whole file, and the entries as arrays."""
+        streamed = self.raw.files["attendance"]
+        grid = _RegisterGrid(self.pupil_ids, enrolments)
+        try:
+            for src in streamed.chunks():
+                self._attendance_chunk(src, grid)
+        except UserError as exc:  # the file cannot be parsed to its end: rejected whole
+            for problem in exc.problems:
+                self.problems.add(streamed, problem.line, problem.column, problem.rule)
+            return grid.entries(np.zeros(0, bool)), grid.school_days()
+        grid.collect()
+        keep = np.ones(grid.size, bool)
+        involved = grid.repeated()
+        if involved.any():
+            # The rows that share a (pupil, date) with another row, in line order: the same rule
+            # as for a file read whole (identical ones collapse, different ones are an error).
+            rows = np.flatnonzero(involved)
+            src = SourceFile(streamed.spec, streamed.path, streamed.sha256,
+                             pd.DataFrame(index=grid.line[rows]), None)
+            value = grid.status[rows].astype(np.int64) * 256 + grid.absent[rows]
+            keep[rows] = self._duplicates(src, grid.cell_key(rows), value,
+                                          np.ones(len(rows), bool), "(pupil_id, date)")
+        return grid.entries(keep), grid.school_days()
+
+    def _attendance_chunk(self, src: SourceFile, grid: _RegisterGrid) -> None:
+        """Check the rules of one chunk of the register; its valid rows go to `grid`."""
         f, n, ids = src.frame, len(src), src.ids
         invalid, unknown = self._pupil(src)
         date_c = _coded(f["date"])
@@ -893,50 +1122,27 @@ class _Validator:
         absent = np.where(given, np.rint(frac * FRACTION_SCALE), FRACTION_SCALE)
         absent = np.where(absence, np.maximum(absent, 1), 0).astype(np.uint8)
 
-        # The pupil must be enrolled in the school year of the date: look the (pupil, year)
-        # pairs up in a small dense table instead of joining row by row.
+        # The pupil must be enrolled in the school year of the date: a dense lookup per school
+        # year (pupil -> school) instead of a join row by row.
         valid_day = ~np.isnat(days_u)
         start_u, day_u = _school_years_of(np.where(valid_day, days_u, np.datetime64("2000-01-03")))
-        years = sorted({school_year_label(int(y)) for y in start_u[valid_day]})
-        year_index = {y: i for i, y in enumerate(years)}
-        year_u = np.array([year_index.get(school_year_label(int(y)), -1) if ok else -1
-                           for y, ok in zip(start_u, valid_day, strict=True)], np.int64)
-        n_years = max(len(years), 1)
-        school_ids, school_codes = _enrolled_school(enrolments, ids.values, years)
-        lookup = np.full(len(ids.values) * n_years, -1, np.int32)
-        lookup[school_codes[:, 0] * n_years + school_codes[:, 1]] = school_codes[:, 2]
-        year_rows = year_u[date_c.codes]
-        checkable = ~(invalid | unknown) & (year_rows >= 0)
+        start = np.where(valid_day, start_u, -1)[date_c.codes]
+        pupil = grid.pupil_ids.get_indexer(pd.Index(ids.values, dtype=object))[ids.codes]
+        checkable = ~(invalid | unknown) & (start >= 0)
         school = np.full(n, -1, np.int32)
-        school[checkable] = lookup[ids.codes[checkable].astype(np.int64) * n_years
-                                   + year_rows[checkable]]
+        years = np.unique(start_u[valid_day])  # few distinct dates: no pass over the rows
+        for year in years:
+            rows = checkable & (start == year)
+            school[rows] = grid.enrolled(int(year))[pupil[rows]]
         not_enrolled = checkable & (school < 0)
         self.problems.rows(src, not_enrolled, "pupil_id", lambda pos: (
-            f"pupil is not enrolled in school year {years[year_rows[pos]]} (enrolments.csv)"))
+            f"pupil is not enrolled in school year {school_year_label(int(start[pos]))} "
+            "(enrolments.csv)"))
         bad |= not_enrolled
-
-        key = ids.codes.astype(np.int64) * len(date_c.uniques) + date_c.codes
-        value = status.astype(np.int64) * 256 + absent
-        keep = self._duplicates(src, key, value, ~bad, "(pupil_id, date)") & ~bad
-
-        pupils_kept, dates_kept = ids.codes[keep], date_c.codes[keep]
-        entries = RegisterEntries(
-            pupil_ids=ids.values,
-            school_years=years,
-            pupil=pupils_kept,
-            year=year_u[dates_kept].astype(np.int16),
-            day=day_u[dates_kept].astype(np.int16),
-            status=status[keep],
-            absent=absent[keep],
-        )
-        n_dates = len(date_c.uniques)
-        pairs = np.flatnonzero(np.bincount(school[keep].astype(np.int64) * n_dates + dates_kept,
-                                           minlength=0))
-        school_days = pd.DataFrame({
-            "school_id": pd.Series(np.asarray(school_ids, object)[pairs // n_dates], dtype=object),
-            "date": pd.Series(days_u[pairs % n_dates].astype("datetime64[s]")),
-        })
-        return entries, school_days
+        ok = ~bad
+        codes = date_c.codes[ok]
+        grid.add(years, pupil[ok], start[ok], day_u[codes], status[ok], absent[ok],
+                 np.asarray(src.frame.index)[ok], school[ok])
 
     def concerns(self) -> pd.DataFrame:
         src = self.raw.files.get("concerns")
@@ -1015,17 +1221,119 @@ class _Validator:
         return typed[keep & ~bad].reset_index(drop=True)
 
 
-def _enrolled_school(enrolments: pd.DataFrame, pupil_values: np.ndarray,
-                     years: list[str]) -> tuple[pd.Index, np.ndarray]:
-    """The schools of enrolments, and rows (pupil code, year code, school code) for the pupils
-    in `pupil_values` in `years`."""
-    enrol = enrolments[enrolments["school_year"].isin(years)]
-    pupil = pd.Index(pupil_values).get_indexer(enrol["pupil_id"])
-    year = pd.Index(years).get_indexer(enrol["school_year"])
-    school_code, school_ids = pd.factorize(enrol["school_id"])
-    ok = (pupil >= 0) & (year >= 0)
-    table = np.column_stack([pupil[ok], year[ok], school_code[ok]]).astype(np.int64)
-    return pd.Index(school_ids), table.reshape(-1, 3)
+class _RegisterGrid:
+    """The valid rows of a streamed register as compact arrays (about 14 bytes a row), and per
+    school year a pupil x day-of-year grid of cells already seen, which finds rows that repeat
+    a (pupil, date) across chunks without hashing the whole register."""
+
+    FIELDS = ("pupil", "start", "day", "status", "absent", "line")
+
+    def __init__(self, pupil_ids: pd.Index, enrolments: pd.DataFrame):
+        self.pupil_ids = pd.Index(pupil_ids, dtype=object)
+        self.enrolments = enrolments
+        self.school_code, self.school_ids = pd.factorize(enrolments["school_id"])
+        self._enrolled: dict[int, np.ndarray] = {}
+        self._seen: dict[int, np.ndarray] = {}
+        self._repeated: dict[int, np.ndarray] = {}
+        self._parts: dict[str, list[np.ndarray]] = {name: [] for name in self.FIELDS}
+        self._days: dict[int, np.ndarray] = {}  # year -> school x day of the year: a school day
+        self.size = 0
+
+    def enrolled(self, start: int) -> np.ndarray:
+        """Per pupil (position in pupil_ids): the school code in the school year, -1 if none."""
+        if start not in self._enrolled:
+            label = school_year_label(start)
+            rows = (self.enrolments["school_year"] == label).to_numpy()
+            pos = self.pupil_ids.get_indexer(self.enrolments["pupil_id"][rows])
+            table = np.full(len(self.pupil_ids) + 1, -1, np.int32)  # last: no pupil
+            table[pos[pos >= 0]] = self.school_code[rows][pos >= 0]
+            self._enrolled[start] = table
+        return self._enrolled[start]
+
+    def add(self, years, pupil, start, day, status, absent, line, school) -> None:
+        """Valid rows of one chunk (in line order) whose school years (first calendar year)
+        are among `years`."""
+        for year in years:
+            year = int(year)
+            rows = start == year
+            cell = pupil[rows].astype(np.int64) * STRIP_DAYS + day[rows]
+            if year not in self._seen:
+                self._seen[year] = np.zeros(len(self.pupil_ids) * STRIP_DAYS, bool)
+                self._repeated[year] = np.zeros(len(self.pupil_ids) * STRIP_DAYS, bool)
+                self._days[year] = np.zeros((len(self.school_ids) + 1, STRIP_DAYS), bool)
+            seen = self._seen[year]
+            again = seen[cell]
+            # a file in pupil and date order has no repeat within the chunk: no hashing then
+            if len(cell) > 1 and not (cell[1:] > cell[:-1]).all():
+                again |= pd.Series(cell).duplicated().to_numpy()
+            self._repeated[year][cell[again]] = True
+            seen[cell] = True
+            self._days[year][school[rows], day[rows]] = True
+        for name, values, dtype in (("pupil", pupil, np.int32), ("start", start, np.int16),
+                                    ("day", day, np.int16), ("status", status, np.uint8),
+                                    ("absent", absent, np.uint8), ("line", line, np.int64)):
+            self._parts[name].append(np.asarray(values).astype(dtype, copy=False))
+        self.size += len(pupil)
+
+    def collect(self) -> None:
+        """Join the chunks' arrays (one field at a time, so memory grows by one field only)."""
+        for name in self.FIELDS:
+            parts = self._parts[name]
+            setattr(self, name, np.concatenate(parts) if parts else np.zeros(0, np.int64))
+            parts.clear()
+        self._seen.clear()
+
+    def repeated(self) -> np.ndarray:
+        """Rows whose (pupil, date) occurs more than once in the file."""
+        out = np.zeros(self.size, bool)
+        for year, grid in self._repeated.items():
+            rows = np.flatnonzero(self.start == year)
+            out[rows] = grid[self.pupil[rows].astype(np.int64) * STRIP_DAYS + self.day[rows]]
+        self._repeated.clear()
+        return out
+
+    def cell_key(self, rows: np.ndarray) -> np.ndarray:
+        """One int64 per (pupil, date) of the given rows."""
+        return ((self.pupil[rows].astype(np.int64) * 10_000 + self.start[rows]) * STRIP_DAYS
+                + self.day[rows])
+
+    def years(self) -> list[int]:
+        return sorted(int(y) for y in np.unique(self.start)) if self.size else []
+
+    def entries(self, keep: np.ndarray) -> RegisterEntries:
+        """The kept rows as RegisterEntries over all known pupil ids."""
+        if not self.size or not keep.any():
+            empty = np.zeros(0, np.int16)
+            return RegisterEntries(np.asarray(self.pupil_ids, object), [], np.zeros(0, np.int32),
+                                   empty, empty, np.zeros(0, np.uint8), np.zeros(0, np.uint8))
+        starts = self.years()
+        index = np.zeros(max(starts) - min(starts) + 1, np.int16)
+        index[np.asarray(starts) - min(starts)] = np.arange(len(starts))
+        return RegisterEntries(
+            pupil_ids=np.asarray(self.pupil_ids, object),
+            school_years=[school_year_label(y) for y in starts],
+            pupil=self.pupil[keep],
+            year=index[self.start[keep] - min(starts)],
+            day=self.day[keep],
+            status=self.status[keep],
+            absent=self.absent[keep],
+        )
+
+    def school_days(self) -> pd.DataFrame:
+        """(school_id, date) of every school day the valid rows imply, sorted."""
+        schools, days = [np.zeros(0, np.int64)], [np.zeros(0, "datetime64[D]")]
+        for year, grid in self._days.items():
+            school, day = np.nonzero(grid)
+            aug1 = np.datetime64(f"{year}-08-01", "D")
+            schools.append(school)
+            days.append(aug1 + day.astype("timedelta64[D]"))
+        school, day = np.concatenate(schools), np.concatenate(days)
+        order = np.lexsort((day, np.asarray(self.school_ids, object)[school].astype(str)
+                            if len(school) else school))
+        return pd.DataFrame({
+            "school_id": pd.Series(np.asarray(self.school_ids, object)[school[order]], dtype=object),
+            "date": pd.Series(day[order].astype("datetime64[s]")),
+        })
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:

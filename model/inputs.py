@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import pandas as pd
 from sqlalchemy import Engine, select
@@ -20,16 +21,24 @@ class Inputs:
     class_wellbeing: pd.DataFrame
     pupils: pd.DataFrame
 
-    def feature_builder(self):
+    def feature_builder(self, before: date | None = None):
+        """A FeatureBuilder over these inputs; `before` an as-of date: only the school days before
+        it (all that features, trailing rates and the quarter rule at that date read)."""
         from model.features import FeatureBuilder
 
-        return FeatureBuilder(self.register, self.enrolments, self.concerns,
+        return FeatureBuilder(self.register.select_days(before), self.enrolments, self.concerns,
                               self.class_wellbeing, self.pupils)
 
 
 def _frame(conn, table) -> pd.DataFrame:
     rows = conn.execute(select(table)).all()
-    return pd.DataFrame(rows, columns=[c.name for c in table.columns])
+    names = [c.name for c in table.columns]
+    if not rows:
+        return pd.DataFrame(rows, columns=names)
+    # Columns from plain tuples: a frame built from Row objects probes every row's attributes
+    # (a national year of enrolments: tens of seconds of look-ups that fail).
+    return pd.DataFrame(dict(zip(names, map(list, zip(*rows, strict=True)), strict=True)),
+                        columns=names)
 
 
 def load_inputs(engine: Engine) -> Inputs:

@@ -237,7 +237,11 @@ def load_register(engine: Engine, school_years: list[str] | None = None) -> Regi
     if not rows:
         return Register(np.array([], object), all_days, np.zeros((0, len(all_days)), np.int8),
                         np.zeros((0, len(all_days)), np.float32))
-    strips = pd.DataFrame(rows, columns=["pupil_id", "school_year", "status", "absent"])
+    # Columns from plain tuples: a frame built from Row objects probes each row's attributes
+    # (a million rows: ~15 s of lookups that fail).
+    names = ["pupil_id", "school_year", "status", "absent"]
+    strips = pd.DataFrame(dict(zip(names, zip(*rows, strict=True), strict=True)), columns=names)
+    del rows
     if school_years is not None:
         years = sorted(set(strips["school_year"]))
         lo = np.datetime64(f"{parse_school_year(min(years))}-08-01")
@@ -264,8 +268,13 @@ def register_matrix(strips: pd.DataFrame, days: np.ndarray) -> Register:
         pos = np.searchsorted(days, dates)
         valid = (pos < len(days)) & (days[np.minimum(pos, len(days) - 1)] == dates)
         rows_of_year = np.flatnonzero(year_col == year)
-        target_rows = codes[rows_of_year][:, None]
-        target_cols = pos[valid][None, :]
+        target_cols = pos[valid]
+        if len(target_cols) and target_cols[-1] - target_cols[0] + 1 == len(target_cols):
+            # a school year's days are one run of the sorted day axis: a slice, not a gather
+            target_cols = slice(int(target_cols[0]), int(target_cols[-1]) + 1)
+            target_rows = codes[rows_of_year]
+        else:
+            target_rows, target_cols = codes[rows_of_year][:, None], target_cols[None, :]
         status[target_rows, target_cols] = status_strips[rows_of_year][:, valid]
         absent[target_rows, target_cols] = absent_strips[rows_of_year][:, valid] / FRACTION_SCALE
     absent[status == STATUS_CODES["present"]] = 0.0

@@ -58,6 +58,7 @@ LANGUAGES = ("da", "en")
 TOP_REASONS = 3
 LEVEL_ORDER = {"notification": 0, "warning": 1}
 IN_CHUNK = 500  # ids per IN (...) clause, below SQLite's bound-parameter limit
+WHOLE_REGISTER_PUPILS = 150_000  # score_week builds all day-major sums at once up to this many
 LIST_COLUMNS = ["pupil_id", "school_id", "grade", "risk", "band", "total_rate_year", "trend_4w",
                 "unauthorised_quarter", "statutory_level", "already_concerning", "early_rank"]
 FLAG_VALUES = ("rank", "grade", "risk", "band", "reasons", "absence_year", "trend",
@@ -173,16 +174,18 @@ def score_week(settings, inputs: Inputs, model, as_of: date, school: str | None 
     `margin`, `band`, `already_concerning`, the statutory quarter rule (`unauthorised_quarter`,
     `statutory_level`) and `early_rank` (0-based among the school's not-yet-concerning pupils,
     -1 for the others)."""
-    builder = inputs.feature_builder()
+    builder = inputs.feature_builder(before=as_of)
     # score_frame reads the whole register's day-major sums (trailing rate) and so does the
-    # statutory rule: build the features on those too, not on pupil chunks first (at 100,000
-    # pupils the sums would otherwise be built twice, ~5 s).
-    builder.chunk_pupils = max(builder.chunk_pupils, len(builder.row_of))
+    # statutory rule: up to WHOLE_REGISTER_PUPILS, build the features on those too, not on pupil
+    # chunks first (at 100,000 pupils the sums would otherwise be built twice, ~5 s). Beyond,
+    # features go by chunk and the rates read only three sums (national: 2 GB instead of 6).
+    if len(builder.row_of) <= WHOLE_REGISTER_PUPILS:
+        builder.chunk_pupils = max(builder.chunk_pupils, len(builder.row_of))
     frame = score_frame(builder, model, as_of, LabelSpec.from_settings(settings), school)
     if not len(frame):
         return frame
     cols = builder.row_of.get_indexer(frame["pupil_id"].to_numpy())
-    rule = statutory_quarter(builder.day_major, as_of, cols, settings.statutory_warning,
+    rule = statutory_quarter(builder.rate_sums(), as_of, cols, settings.statutory_warning,
                              settings.statutory_notification)
     frame["unauthorised_quarter"] = rule["unauthorised_rate"].to_numpy(np.float64)
     frame["statutory_level"] = rule["statutory_level"].to_numpy()

@@ -29,7 +29,7 @@ def score_frame(builder: FeatureBuilder, model, as_of: date, spec: LabelSpec,
     else:
         frame["margin"], frame["risk"] = np.array([]), np.array([])
     frame["band"] = risk_band(frame["risk"].to_numpy())
-    frame["trailing_rate"] = trailing_rates(frame, builder.day_major, builder.row_of, spec)
+    frame["trailing_rate"] = trailing_rates(frame, builder.rate_sums(), builder.row_of, spec)
     frame["already_concerning"] = is_already_concerning(frame["trailing_rate"].to_numpy(), spec)
     return frame
 
