@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import platform
 import resource
+import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +19,42 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from model.calendar import danish_school_days  # noqa: E402
 from model.store import STATUS_CODES, Register  # noqa: E402
+
+EWS = Path(sys.executable).with_name("ews")
+
+
+def ews_env(home: Path) -> dict[str, str]:
+    """The environment of `ews` run on `home`/.ews: this process's, without its own store and
+    registry, one thread, no telemetry."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("EWS_DATABASE_URL", "MLFLOW_TRACKING_URI")}
+    env.update({"EWS_HOME": str(home / ".ews"), "OMP_NUM_THREADS": "1",
+                "MLFLOW_DISABLE_TELEMETRY": "true"})
+    return env
+
+
+def run_ews(home: Path, *args: str) -> str:
+    """Run `ews ARGS` on `home`, print how long it took; stop the benchmark if it fails."""
+    started = time.perf_counter()
+    done = subprocess.run([str(EWS), *args], env=ews_env(home), cwd=home, capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"ews {' '.join(args)} failed:\n{done.stderr}")
+    print(f"  ews {args[0]}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return done.stdout
+
+
+def set_up_demo(home: Path, pupils: int, schools: int, years: int = 3) -> None:
+    """Demo data, ingest, train and this week's lists in `home`, unless it holds them already."""
+    if (home / ".ews" / "ews.db").exists() and (home / ".ews" / "mlflow.db").exists():
+        print(f"reusing {home}", file=sys.stderr)
+        return
+    print(f"setting up a demo municipality in {home} ...", file=sys.stderr)
+    run_ews(home, "demo-data", str(home / "demo"), "--pupils", str(pupils), "--schools",
+            str(schools), "--years", str(years))
+    run_ews(home, "ingest", str(home / "demo"), "--no-progress")
+    run_ews(home, "train")
+    run_ews(home, "flags", "--out", str(home / "lists"))
 
 
 def machine() -> str:

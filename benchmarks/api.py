@@ -33,43 +33,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-EWS = Path(sys.executable).with_name("ews")
 
-
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("EWS_DATABASE_URL", "MLFLOW_TRACKING_URI")}
-    env.update({"EWS_HOME": str(home / ".ews"), "OMP_NUM_THREADS": "1",
-                "MLFLOW_DISABLE_TELEMETRY": "true"})
-    return env
-
-
-def _run(home: Path, *args: str) -> str:
-    started = time.perf_counter()
-    done = subprocess.run([str(EWS), *args], env=_env(home), cwd=home, capture_output=True,
-                          text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"ews {' '.join(args)} failed:\n{done.stderr}")
-    print(f"  ews {args[0]}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    return done.stdout
-
-
-def set_up(home: Path, pupils: int, schools: int, years: int) -> None:
-    """Demo data, ingest, train and this week's lists, unless `home` holds them already."""
-    if (home / ".ews" / "ews.db").exists() and (home / ".ews" / "mlflow.db").exists():
-        print(f"reusing {home}", file=sys.stderr)
-        return
-    print(f"setting up a demo municipality in {home} ...", file=sys.stderr)
-    _run(home, "demo-data", str(home / "demo"), "--pupils", str(pupils), "--schools",
-         str(schools), "--years", str(years))
-    _run(home, "ingest", str(home / "demo"), "--no-progress")
-    _run(home, "train")
-    _run(home, "flags", "--out", str(home / "lists"))
+from benchmarks._common import EWS, ews_env, set_up_demo  # noqa: E402
 
 
 def tokens_and_pupils(home: Path) -> dict[str, tuple[str, list[str]]]:
     """Per school: a new team token and the pupils enrolled in the newest school year."""
-    os.environ.update(_env(home))
+    os.environ.update(ews_env(home))
     from sqlalchemy import func, select
 
     from model.settings import get_settings
@@ -104,7 +74,7 @@ def start_server(home: Path, port: int) -> subprocess.Popen:
 
     log = open(home / "serve.log", "w")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen([str(EWS), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            env=_env(home), cwd=home, stdout=log, stderr=subprocess.STDOUT)
+                            env=ews_env(home), cwd=home, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
@@ -246,7 +216,7 @@ def main() -> None:
 
     home = args.home or Path(tempfile.mkdtemp(prefix="ews-bench-api-"))
     home.mkdir(parents=True, exist_ok=True)
-    set_up(home.resolve(), args.pupils, args.schools, args.years)
+    set_up_demo(home.resolve(), args.pupils, args.schools, args.years)
     schools = tokens_and_pupils(home.resolve())
     port = _free_port()
     server = start_server(home.resolve(), port)

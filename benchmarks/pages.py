@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,35 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-EWS = Path(sys.executable).with_name("ews")
 
-from benchmarks._common import machine, peak_rss_mb  # noqa: E402
-
-
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("EWS_DATABASE_URL", "MLFLOW_TRACKING_URI")}
-    env.update({"EWS_HOME": str(home / ".ews"), "OMP_NUM_THREADS": "1",
-                "MLFLOW_DISABLE_TELEMETRY": "true"})
-    return env
-
-
-def _ews(home: Path, *args: str) -> str:
-    done = subprocess.run([str(EWS), *args], env=_env(home), cwd=home, capture_output=True,
-                          text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"ews {' '.join(args)} failed: {done.stderr.strip()}")
-    return done.stdout
-
-
-def set_up(home: Path, pupils: int, schools: int) -> None:
-    if (home / ".ews" / "ews.db").exists():
-        return
-    _ews(home, "demo-data", str(home / "demo"), "--pupils", str(pupils), "--schools",
-         str(schools), "--years", "3")
-    _ews(home, "ingest", str(home / "demo"))
-    _ews(home, "train")
-    _ews(home, "flags", "--out", str(home / "lists"))
+from benchmarks._common import ews_env, machine, peak_rss_mb, set_up_demo  # noqa: E402
 
 
 def quantiles(values: list[float]) -> str:
@@ -74,9 +46,9 @@ def main() -> None:
     home = args.home or Path(tempfile.mkdtemp(prefix="ews-pages-bench-"))
     home.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    set_up(home, args.pupils, args.schools)
+    set_up_demo(home, args.pupils, args.schools)
     print(f"{machine()}; set-up {time.perf_counter() - started:.0f} s in {home}")
-    os.environ.update(_env(home))
+    os.environ.update(ews_env(home))
 
     from fastapi.testclient import TestClient
     from sqlalchemy import select
