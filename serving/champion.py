@@ -30,7 +30,8 @@ class Champion:
         return f"{self.name}/v{self.version}"
 
 
-def _client(settings: Settings):
+def registry_client(settings: Settings):
+    """An MLflow client on the registry in Settings (mlflow imported here, lazily, and quiet)."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     # MLflow's INFO lines (e.g. creating an empty registry) would break a user error's one line.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
@@ -46,7 +47,7 @@ def _client(settings: Settings):
 def champion_version(settings: Settings) -> str | None:
     """The version the `champion` alias points at now, or None."""
     try:
-        mv = _client(settings).get_model_version_by_alias(settings.registered_model_name, CHAMPION)
+        mv = registry_client(settings).get_model_version_by_alias(settings.registered_model_name, CHAMPION)
     except Exception:  # noqa: BLE001 - no model or alias registered yet
         return None
     return str(mv.version)
@@ -56,7 +57,7 @@ def load_champion(settings: Settings, version: str | None = None) -> Champion:
     """Load the champion (or a given version); a clear user error if there is none."""
     import mlflow
 
-    client = _client(settings)
+    client = registry_client(settings)
     name = settings.registered_model_name
     try:
         mv = (client.get_model_version(name, version) if version
@@ -103,7 +104,7 @@ def champion_pointer(settings: Settings, client=None) -> str | None:
     try:
         from mlflow.exceptions import MlflowException
 
-        client = client if client is not None else _client(settings)
+        client = client if client is not None else registry_client(settings)
         mv = client.get_model_version_by_alias(settings.registered_model_name, CHAMPION)
     except MlflowException as exc:
         if exc.error_code in NO_CHAMPION_CODES:
@@ -119,7 +120,7 @@ def version_details(settings: Settings, version: str) -> dict:
     """What the registry and the training run say about a version: tags (trained_at,
     train_window, gates, ...), evaluation metrics, parameters, registration time, aliases and the
     model card's logged evaluation (None if absent). Aggregates only, never pupil-level data."""
-    client = _client(settings)
+    client = registry_client(settings)
     mv = client.get_model_version(settings.registered_model_name, version)
     metrics, params = {}, {}
     if mv.run_id:
@@ -143,13 +144,13 @@ class MlflowRegistry:
         self.settings = settings
 
     def champion_version(self) -> str | None:
-        return champion_pointer(self.settings, self._client())
+        return champion_pointer(self.settings, self.registry_client())
 
-    def _client(self):
+    def registry_client(self):
         client = getattr(self, "_mlflow_client", None)
         if client is None:
             try:
-                client = self._mlflow_client = _client(self.settings)
+                client = self._mlflow_client = registry_client(self.settings)
             except Exception:  # noqa: BLE001 - champion_pointer reports it
                 return None
         return client

@@ -69,9 +69,9 @@ class Monitoring:
 def champion_reference(settings, version: str) -> dict[str, Any]:
     """The reference distributions saved with `version`'s training run; UserError if that
     version was trained before they were saved (retrain it)."""
-    from serving.champion import _client
+    from serving.champion import registry_client
 
-    client = _client(settings)
+    client = registry_client(settings)
     mv = client.get_model_version(settings.registered_model_name, version)
     try:
         import mlflow

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from model.settings import Settings
-from serving.champion import CHAMPION, _client
+from serving.champion import CHAMPION, registry_client
 
 EVALUATION = "evaluation"  # the artifact folder training/tracking.py logs the report to
 PLOT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}\.png$")
@@ -54,7 +54,7 @@ class VersionView:
 
 def registry_versions(settings: Settings) -> list[VersionView]:
     """The champion first, then up to MAX_CHALLENGERS other versions, newest first."""
-    client = _client(settings)
+    client = registry_client(settings)
     name = settings.registered_model_name
     try:
         found = client.search_model_versions(f"name='{name}'")
@@ -104,7 +104,7 @@ class ArtifactCache:
             if key in self._data:
                 self._data.move_to_end(key)
                 return self._data[key]
-        client = _client(settings)
+        client = registry_client(settings)
         try:
             mv = client.get_model_version(settings.registered_model_name, version)
             names = {Path(a.path).name for a in client.list_artifacts(mv.run_id, EVALUATION)}
