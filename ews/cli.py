@@ -72,14 +72,19 @@ def demo_data(
         str | None, typer.Option(help="last day of the register, YYYY-MM-DD (default: yesterday)")
     ] = None,
     cpr: Annotated[bool, typer.Option(help="synthetic CPR numbers as pupil ids")] = False,
+    trend: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="absence rising year on year: the hazards grow by this share a year")] = 0.0,
+    base_rate: Annotated[float, typer.Option(
+        min=0.1, max=10.0, help="escalations to concerning absence, times the demo's")] = 1.0,
 ) -> None:
-    """Write a realistic demo municipality in the data contract's files."""
+    """Write a realistic demo municipality in the data contract's files (and, under _truth/, the
+    generator's latent risk per pupil and week for evaluation; not part of the contract)."""
     from model.demo import write_demo_municipality
 
     try:
         summary = write_demo_municipality(
             out_dir, pupils=pupils, schools=schools, years=years, seed=seed,
-            until=_parse_date(until, "--until"), cpr=cpr,
+            until=_parse_date(until, "--until"), cpr=cpr, trend=trend, base_rate=base_rate,
         )
     except ValueError as err:
         raise UserError(str(err)) from None
@@ -129,22 +134,33 @@ def train(
     inputs = load_inputs(engine)
     if not len(inputs.register.pupil_ids):
         raise UserError("nothing is ingested yet: run `ews ingest DIR` first")
-    typer.echo("building as-of features and labels, training ...", err=True)
-    result = train_and_evaluate(inputs, settings, as_of=_parse_date(as_of, "--as-of"),
-                                feedback=load_feedback(engine))
-    outcome = log_and_register(result, settings)
+    from training.progress import TrainProgress
+
+    steps = 1 + settings.backtest_folds * (1 + settings.train_grid_size) + 3
+    with TrainProgress(steps) as progress:
+        result = train_and_evaluate(inputs, settings, as_of=_parse_date(as_of, "--as-of"),
+                                    feedback=load_feedback(engine), progress=progress)
+        progress("MLflow: model, report, SHAP plots")
+        outcome = log_and_register(result, settings)
     table = result.comparison
     model_row, rule_row = table.loc["model"], table.loc[result.best_rule]
     typer.echo(f"registered {settings.registered_model_name} version {outcome.version} "
                f"as {'champion' if outcome.promoted else 'challenger'}")
     for reason in outcome.gate_reasons:
         typer.echo(f"  - {reason}")
-    typer.echo(f"test slice {result.split.describe()['test']}: precision at list length "
+    typer.echo(f"trained on as-of dates {result.train_window[0]}..{result.train_window[1]} "
+               f"({len(result.split.train)} weeks); hyperparameters "
+               + ", ".join(f"{k} {v}" for k, v in result.chosen.items() if k != "precision_at_capacity"))
+    for fold in result.folds:
+        f = fold.summary()
+        typer.echo(f"fold {f['fold']} {f['test_window']}: precision at list length {f['precision']:.3f} "
+                   f"vs {f['best_rule_precision']:.3f} ({f['best_rule']}), lift {f['lift']:.2f}x; "
+                   f"ROC AUC {f['roc_auc']:.3f} vs {f['best_rule_roc_auc']:.3f}; ECE {f['ece']:.3f}")
+    typer.echo(f"backtest mean: precision at list length "
                f"{model_row['precision_at_capacity']:.3f} vs {rule_row['precision_at_capacity']:.3f} "
-               f"({result.best_rule}); ROC AUC {model_row['roc_auc']:.3f}; median lead time "
-               f"{model_row['lead_time_median_weeks']:.1f} vs "
-               f"{rule_row['lead_time_median_weeks']:.1f} weeks; "
-               f"ECE {result.calibration['ece']:.3f}")
+               f"({result.best_rule}); ROC AUC {model_row['roc_auc']:.3f}; listed >= 2 weeks ahead "
+               f"{model_row['lead_share']:.0%} vs {rule_row['lead_share']:.0%}; "
+               f"ECE max {result.calibration['ece_max']:.3f}")
     typer.echo(f"report: {outcome.report}")
 
 

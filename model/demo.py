@@ -489,7 +489,8 @@ class LatentRisk:
         return self.onset + self.ramp
 
 
-def build_latent_risk(cal: DemoCalendar, pop: Population, rng: np.random.Generator) -> LatentRisk:
+def build_latent_risk(cal: DemoCalendar, pop: Population, rng: np.random.Generator,
+                      trend: float = 0.0, base_rate: float = 1.0) -> LatentRisk:
     """Stage 3: who is prone to what.
 
     Each pupil's propensities are log-normal around their group's level (the bulk, or the
@@ -531,6 +532,9 @@ def build_latent_risk(cal: DemoCalendar, pop: Population, rng: np.random.Generat
     unauthorised *= np.where(high, HIGH_UNAUTHORISED, 0.55)[:, None]
     unauthorised *= UNAUTHORISED_BY_GRADE[grade] * area**2 * np.where(special, 1.3, 1.0)
     leave = _lognormal(z_family, 0.75)
+    if trend:  # absence rising year on year (issue 12's matrix): the later years' hazards
+        rise = (1.0 + trend) ** np.arange(years, dtype=float)[None, :]
+        illness, unauthorised = illness * rise, unauthorised * rise
 
     kind = np.zeros(n, np.int8)
     chronic = rng.random(n) < np.where(ever_special, 2.5, 0.85) * CHRONIC_SHARE
@@ -570,7 +574,7 @@ def build_latent_risk(cal: DemoCalendar, pop: Population, rng: np.random.Generat
         (pop.grade[:, y] >= 0).sum() * (cal.year_stop[y] - cal.year_start[y]) / 200.0
         for y in range(years)
     )
-    scale = _scale_for_share(rate[onset >= 0], ESCALATIONS_PER_YEAR * pupil_years)
+    scale = _scale_for_share(rate[onset >= 0], ESCALATIONS_PER_YEAR * base_rate * pupil_years)
     escalating = rng.random(n) < 1.0 - np.exp(-rate * scale)
     kind[escalating] = ESCALATING
 
@@ -635,6 +639,8 @@ def plan_demo(
     seed: int = 7,
     until: date | None = None,
     cpr: bool = False,
+    trend: float = 0.0,
+    base_rate: float = 1.0,
 ) -> DemoPlan:
     """Stages 1-3 (calendar, population, latent risk): small, held in memory at any scale."""
     if pupils < 1 or schools < 1 or years < 1:
@@ -647,7 +653,9 @@ def plan_demo(
         )
     cal = build_calendar(years, until, np.random.default_rng([seed, 1]))
     pop = build_population(pupils, schools, cal.school_years, cpr, np.random.default_rng([seed, 2]))
-    risk = build_latent_risk(cal, pop, np.random.default_rng([seed, 3]))
+    if trend < 0 or base_rate <= 0:
+        raise ValueError("trend must be >= 0 and base rate > 0")
+    risk = build_latent_risk(cal, pop, np.random.default_rng([seed, 3]), trend, base_rate)
     missing = (
         np.random.default_rng([seed, 4]).random((len(pop.classes), len(cal.days)))
         < MISSING_CLASS_DAY
@@ -1175,9 +1183,11 @@ def simulate_municipality(
     seed: int = 7,
     until: date | None = None,
     cpr: bool = False,
+    trend: float = 0.0,
+    base_rate: float = 1.0,
 ) -> DemoMunicipality:
     """All six stages in memory: the tables of `generate_demo` plus the ground truth."""
-    plan = plan_demo(pupils, schools, years, seed, until, cpr)
+    plan = plan_demo(pupils, schools, years, seed, until, cpr, trend, base_rate)
     tables = _static_tables(plan)
     chunks = list(iter_attendance_chunks(plan))
     tables["attendance"] = (
@@ -1198,11 +1208,13 @@ def generate_demo(
     seed: int = 7,
     until: date | None = None,
     cpr: bool = False,
+    trend: float = 0.0,
+    base_rate: float = 1.0,
 ) -> dict[str, pd.DataFrame]:
     """A demo municipality as the contract's six tables (schools, pupils, enrolments,
     attendance, concerns, class_wellbeing). `years` school years end with the one holding
     `until` (default yesterday); the same arguments always give the same tables."""
-    return simulate_municipality(pupils, schools, years, seed, until, cpr).tables
+    return simulate_municipality(pupils, schools, years, seed, until, cpr, trend, base_rate).tables
 
 
 def write_demo_municipality(
@@ -1213,6 +1225,8 @@ def write_demo_municipality(
     seed: int = 7,
     until: date | None = None,
     cpr: bool = False,
+    trend: float = 0.0,
+    base_rate: float = 1.0,
 ) -> str:
     """Write the six CSV files into `out_dir` (created if missing), streaming the register
     chunk by chunk so any size fits in memory; returns a one-paragraph summary."""
@@ -1221,7 +1235,8 @@ def write_demo_municipality(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    plan = plan_demo(pupils, schools, years, seed, until, cpr)
+    plan = plan_demo(pupils, schools, years, seed, until, cpr, trend, base_rate)
+    write_latent_truth(plan, out / TRUTH_DIR / "latent.parquet")
     cal = plan.calendar
     for name, table in _static_tables(plan).items():
         table.to_csv(out / f"{name}.csv", index=False, date_format="%Y-%m-%d")
@@ -1279,3 +1294,80 @@ def _summary(
         f"{100 * mean:.1f} % and {100 * over:.1f} % of pupils at >= 10 % in a school year "
         f"({scope})."
     )
+
+
+# --- the generator's latent truth (issue 12): an oracle ranker for the evaluation -------------
+
+TRUTH_DIR = "_truth"  # beside the contract's files; not part of the contract, never ingested
+ORACLE_HORIZON = 60  # school days, as the label's default horizon
+
+
+def expected_daily_absence(plan: DemoPlan, idx: np.ndarray) -> np.ndarray:
+    """The expected absent fraction of pupils `idx` on each school day from their latent risk
+    (the hazards of stage 4 times the mean spell lengths), without the day's luck."""
+    cal, pop, risk = plan.calendar, plan.population, plan.risk
+    grade = pop.grade[idx][:, cal.year]
+    m_ill = risk.illness[idx][:, cal.year]
+    m_un = risk.unauthorised[idx][:, cal.year]
+    kind, high = risk.kind[idx], risk.high[idx]
+    e = ILLNESS_START * ILLNESS_SPELL * m_ill * cal.illness_season[None, :]
+    e *= np.where(kind == CHRONIC, 1.8, 1.0)[:, None]
+    e += UNAUTHORISED_DAY * 1.3 * m_un + AUTHORISED_DAY * 1.3 * risk.leave[idx][:, None]
+    e += LATE_ARRIVAL * np.sqrt(m_un) * np.where(high, HIGH_PARTIAL, 1.0)[:, None] * 0.3
+    e += np.where(kind == CHRONIC, 0.08, 0.0)[:, None] + np.where(kind == CUSTODY, 0.05, 0.0)[:, None]
+    rows = np.flatnonzero(kind == ESCALATING)
+    if len(rows):
+        s, rising = escalation_intensity(risk, idx[rows], len(cal.days))
+        hazard = np.where(s > 0, (0.01 + 0.13 * s) * (1.0 + rising * (1.0 - s) * 1.6), 0.0)
+        late = rising * (0.02 + 0.5 * s * (1.0 - s)) * 0.4
+        e[rows] += np.minimum(hazard * (1.0 + 6.0 * s**2), 1.0) + late
+    e = np.minimum(e, 1.0)
+    e[grade < 0] = np.nan
+    return e.astype(np.float32)
+
+
+def latent_truth(plan: DemoPlan, horizon: int = ORACLE_HORIZON) -> pd.DataFrame:
+    """Per pupil and weekly as-of date (Mondays with a school day in their week): the expected
+    absence share over the next `horizon` school days from the latent risk (`latent_rate`), the
+    pupil's kind and the school year. The oracle ranks by `latent_rate`."""
+    cal = plan.calendar
+    days = cal.days
+    if not len(days):
+        return pd.DataFrame(columns=["pupil_id", "as_of", "school_year", "kind", "latent_rate"])
+    first = days[0] - np.timedelta64(int(weekday(days[:1])[0]), "D")
+    mondays = np.arange(first, days[-1] + np.timedelta64(1, "D"), np.timedelta64(7, "D"))
+    pos = np.searchsorted(days, mondays)
+    has_day = np.searchsorted(days, mondays + np.timedelta64(7, "D")) > pos
+    mondays, pos = mondays[has_day], pos[has_day]
+    frames = []
+    years = np.array(cal.school_years, dtype=object)
+    n = len(plan.population.pupil_ids)
+    for lo in range(0, n, RNG_BLOCK):
+        idx = np.arange(lo, min(lo + RNG_BLOCK, n))
+        e = expected_daily_absence(plan, idx)
+        enrolled = ~np.isnan(e)
+        cum = np.concatenate([np.zeros((len(idx), 1)), np.cumsum(np.nan_to_num(e), axis=1)], axis=1)
+        cnt = np.concatenate([np.zeros((len(idx), 1)), np.cumsum(enrolled, axis=1)], axis=1)
+        stop = np.minimum(pos + horizon, len(days))
+        total, registered = cum[:, stop] - cum[:, pos], cnt[:, stop] - cnt[:, pos]
+        on_roll = enrolled[:, np.minimum(pos, len(days) - 1)]
+        rate = np.where((registered > 0) & on_roll, total / np.maximum(registered, 1), np.nan)
+        p, w = np.nonzero(~np.isnan(rate))
+        frames.append(pd.DataFrame({
+            "pupil_id": plan.population.pupil_ids[idx[p]],
+            "as_of": mondays[w],
+            "school_year": years[cal.year[np.minimum(pos[w], len(days) - 1)]],
+            "kind": KIND_NAMES[plan.risk.kind[idx[p]]],
+            "latent_rate": rate[p, w].astype(np.float32),
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def write_latent_truth(plan: DemoPlan, path: Path) -> Path:
+    """Write `latent_truth` to a Parquet side file (owner-only: it is keyed by pupil)."""
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    latent_truth(plan).to_parquet(path, index=False)
+    os.chmod(path, 0o600)
+    return path

@@ -21,6 +21,18 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
+def _logit(p):
+    return np.log(p / (1.0 - p))
+
+
+def _months(as_of) -> np.ndarray:
+    """Calendar month (1-12) of one date or of an array/Series of dates."""
+    import pandas as pd
+
+    values = pd.to_datetime(pd.Series(np.atleast_1d(np.asarray(as_of, dtype="datetime64[ns]"))))
+    return values.dt.month.to_numpy()
+
+
 class RiskModel(ClassifierMixin, BaseEstimator):
     """Risk of concerning absence over the horizon, from the registry's features (in order).
 
@@ -70,6 +82,45 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self.calibration_ = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
         return self
 
+    # -- issue 12: calibration from out-of-fold margins, with the season as an input -----------
+
+    def fit_season(self, as_of, y) -> RiskModel:
+        """The season of the target: per calendar month of the as-of date, the log-odds of the
+        training labels' rate against the overall rate (0 for months without rows). The label
+        window after an autumn as-of date holds the winter's illness, after a spring one the
+        calm months, so the same margin means a different risk by season."""
+        month = _months(as_of)
+        y = np.asarray(y, dtype=float)
+        overall = _logit(np.clip(np.mean(y), 1e-4, 1 - 1e-4))
+        season = np.zeros(13)
+        for m in range(1, 13):
+            rows = month == m
+            if rows.sum() >= 50:
+                # shrunk towards the overall rate (100 pseudo-rows)
+                rate = (y[rows].sum() + 100 * np.mean(y)) / (rows.sum() + 100)
+                season[m] = _logit(np.clip(rate, 1e-4, 1 - 1e-4)) - overall
+        self.season_ = season
+        return self
+
+    def season_offset(self, as_of) -> np.ndarray:
+        """The season's log-odds offset of each as-of date (0 for a model without one)."""
+        season = getattr(self, "season_", None)
+        if season is None or as_of is None:
+            return None
+        return season[_months(as_of)]
+
+    def calibrate_margins(self, margin, y, as_of=None) -> RiskModel:
+        """Fit the calibration map on margins computed elsewhere: out-of-fold margins of the same
+        recipe on later as-of dates than each fold's training (issue 12). With `as_of` and a
+        fitted season, the season's offset is the map's second input."""
+        margin = np.asarray(margin, dtype=float).reshape(-1, 1)
+        offset = self.season_offset(as_of)
+        X = margin if offset is None else np.column_stack([margin, offset])
+        platt = LogisticRegression(C=1e6, max_iter=1000).fit(X, np.asarray(y).astype(int))
+        self.calibration_ = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
+        self.season_weight_ = float(platt.coef_[0, 1]) if offset is not None else 0.0
+        return self
+
     def _prepare(self, X) -> np.ndarray:
         X = np.array(X, dtype=np.float32, copy=True)
         if len(self.unobserved_):
@@ -81,10 +132,15 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "booster_")
         return self.booster_.decision_function(self._prepare(X))
 
-    def probability(self, margin: np.ndarray) -> np.ndarray:
-        """The calibrated risk for margins already computed (saves a second pass of the trees)."""
+    def probability(self, margin: np.ndarray, as_of=None) -> np.ndarray:
+        """The calibrated risk for margins already computed (saves a second pass of the trees);
+        `as_of` (dates of the rows) adds the season's offset where the model has one."""
         a, b = self.calibration_
-        return _sigmoid(a * np.asarray(margin, dtype=float) + b)
+        z = a * np.asarray(margin, dtype=float) + b
+        offset = self.season_offset(as_of)
+        if offset is not None and getattr(self, "season_weight_", 0.0):
+            z = z + self.season_weight_ * offset
+        return _sigmoid(z)
 
     def predict_proba(self, X) -> np.ndarray:
         p = self.probability(self.decision_function(X))

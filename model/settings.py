@@ -81,6 +81,18 @@ class Settings(BaseSettings):
         "them, exclude them, or ignore the reviews",
     )
 
+    # -- issue 12: backtest on rolling folds, refit, gates on the backtest --
+    backtest_folds: int = Field(3, ge=1, le=6, description="rolling-origin test windows of the backtest")
+    backtest_fold_weeks: int = Field(
+        12, ge=4, le=26, description="weekly as-of dates per test window (shrinks with little history)")
+    train_grid_size: int = Field(
+        3, ge=1, le=3, description="tree structures of the hyperparameter grid tried on the folds")
+    train_seed: int = Field(0, description="random seed of every fit (reproducible choice)")
+    calibrate_season: bool = Field(
+        True, description="the calibration map takes the season (month of the as-of date) as input")
+    gate_champion_tolerance: float = Field(
+        0.0, ge=0, le=1, description="how far below the champion's precision a new version may be")
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production":

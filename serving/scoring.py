@@ -25,7 +25,7 @@ def score_frame(builder: FeatureBuilder, model, as_of: date, spec: LabelSpec,
     X = feature_matrix(frame)
     if len(frame):
         frame["margin"] = model.decision_function(X)
-        frame["risk"] = model.probability(frame["margin"].to_numpy())
+        frame["risk"] = model.probability(frame["margin"].to_numpy(), as_of)
     else:
         frame["margin"], frame["risk"] = np.array([]), np.array([])
     frame["band"] = risk_band(frame["risk"].to_numpy())

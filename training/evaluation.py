@@ -126,6 +126,44 @@ def compare(test: pd.DataFrame, lead: pd.DataFrame, rankers_test: dict[str, np.n
             result.lead_time_mean_weeks = float(np.mean(weeks))
             result.detected_before_onset = float(np.mean(weeks > 0))
             result.lead_times = weeks.tolist()
-        rows.append(result)
-    table = pd.DataFrame([r.__dict__ for r in rows]).set_index("name")
+        row = dict(result.__dict__)
+        row["lead_share"], row["lead_median_weeks"] = held_ahead(lead, rankers_lead[name], capacity)
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("name")
     return table
+
+
+# -- issue 12: lead time of pupils who became concerning and stayed so ---------------------------
+
+LEAD_WEEKS = 2  # "ahead" means listed at least this many weeks before the onset
+
+
+def held_ahead(frame: pd.DataFrame, score: np.ndarray, capacity: Capacity,
+               weeks: int = LEAD_WEEKS) -> tuple[float, float]:
+    """Among pupils not concerning at the first as-of date who became concerning later and
+    stayed so (still concerning `weeks` weeks after the onset): the share the list held at least
+    `weeks` weeks before the onset, and the median lead in weeks of those it listed before the
+    onset at all (NaN when none)."""
+    flags = list_flags(frame, score, capacity)
+    work = pd.DataFrame({"pupil_id": frame["pupil_id"].to_numpy(), "as_of": frame["as_of"].to_numpy(),
+                         "concerning": frame["already_concerning"].to_numpy(bool), "listed": flags})
+    first_date, last_date = work["as_of"].min(), work["as_of"].max()
+    start_ok = work.loc[(work["as_of"] == first_date) & ~work["concerning"], "pupil_id"]
+    work = work[work["pupil_id"].isin(start_ok)]
+    onset = work.loc[work["concerning"]].groupby("pupil_id")["as_of"].min()
+    onset = onset[onset + pd.Timedelta(weeks=weeks) <= last_date]
+    if onset.empty:
+        return float("nan"), float("nan")
+    later = work.join(onset.rename("onset"), on="pupil_id", how="inner")
+    check = later.loc[later["as_of"] == later["onset"] + pd.Timedelta(weeks=weeks)]
+    stayed = check.loc[check["concerning"], "pupil_id"]
+    onset = onset[onset.index.isin(stayed)]
+    if onset.empty:
+        return float("nan"), float("nan")
+    later = later[later["pupil_id"].isin(onset.index)]
+    before = later.loc[later["listed"] & (later["as_of"] < later["onset"])]
+    first_listed = before.groupby("pupil_id")["as_of"].min().reindex(onset.index)
+    lead = (onset - first_listed).dt.days / 7
+    share = float((lead >= weeks).sum() / len(onset))
+    listed = lead.dropna()
+    return share, float(np.median(listed)) if len(listed) else float("nan")

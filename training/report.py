@@ -25,8 +25,11 @@ def calibration_plot(result: TrainResult, path: Path) -> Path:
     from model.features import feature_matrix
 
     plt = _plt()
-    test = result.test_frame[result.test_frame["label"].notna()]
-    risk = result.model.predict_proba(feature_matrix(test))[:, 1]
+    known = result.test_frame["label"].notna().to_numpy()
+    test = result.test_frame[known]
+    # the backtest's out-of-fold risks: the refit was trained on these weeks
+    risk = (result.test_risk[known] if result.test_risk is not None
+            else result.model.predict_proba(feature_matrix(test))[:, 1])
     bins = np.linspace(0, 1, 11)
     idx = np.minimum(np.digitize(risk, bins) - 1, 9)
     frame = pd.DataFrame({"bin": idx, "risk": risk, "y": test["label"].to_numpy()})
@@ -34,7 +37,8 @@ def calibration_plot(result: TrainResult, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect")
     ax.plot(agg["risk"], agg["observed"], "o-", label="model")
-    ax.set(xlabel="predicted risk", ylabel="observed share concerning", title="Calibration (test slice)")
+    ax.set(xlabel="predicted risk", ylabel="observed share concerning",
+           title="Calibration (backtest, out of fold)")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -100,6 +104,13 @@ def _feedback_html(result: TrainResult) -> str:
             f"intervention (evaluation rows)</h3>{interventions}")
 
 
+def _folds_text(result: TrainResult) -> str:
+    if not result.folds:
+        return f"calibrated on {result.split.describe()['calibration']}"
+    return "; ".join(f"{f.fold.name} {f.fold.test_window} (lift {f.summary()['lift']}, "
+                     f"ECE {f.calibration['ece_not_yet_concerning']:.3f})" for f in result.folds)
+
+
 def write_report(result: TrainResult, out_dir: Path, gates=None, version: str | None = None,
                  extra_plots: dict[str, Path] | None = None) -> Path:
     """Write plots and `evaluation.html` into `out_dir`; return the HTML path."""
@@ -107,7 +118,9 @@ def write_report(result: TrainResult, out_dir: Path, gates=None, version: str | 
 
     out_dir.mkdir(parents=True, exist_ok=True)
     test, best = result.test_frame, result.best_rule
-    rankers = {MODEL_RANKER: result.model.decision_function(feature_matrix(test)),
+    margin = (result.test_margin if result.test_margin is not None
+              else result.model.decision_function(feature_matrix(test)))
+    rankers = {MODEL_RANKER: margin,
                best: test[f"rule_{best.split(':', 1)[1]}"].to_numpy(float)}
     plots = {
         "Calibration": calibration_plot(result, out_dir / "calibration.png"),
@@ -130,9 +143,11 @@ table.t{{border-collapse:collapse;font-size:13px}}table.t td,table.t th{{padding
 border-bottom:1px solid #ddd;text-align:right}}figure{{display:inline-block;margin:8px}}
 img{{max-width:520px}}</style>
 <h1>Evaluation of model {html.escape(version or '(unregistered)')}</h1>
-<p>Trained on as-of dates {result.split.describe()['train']}; calibrated on
-{result.split.describe()['calibration']}; evaluated on the later as-of dates
-{result.split.describe()['test']}. Label: total absence &ge; {result.spec.threshold:.0%} over the
+<p>Trained on as-of dates {result.split.describe()['train']} (every as-of date whose label
+window had closed). The recipe was backtested on rolling folds, each trained only on as-of dates
+whose label window closed before its test window: {html.escape(_folds_text(result))}; the figures
+below are the folds' means, calibration from the folds' out-of-fold margins.
+Label: total absence &ge; {result.spec.threshold:.0%} over the
 next {result.spec.horizon} school days. Lists: {result.capacity.share:.0%} of each school's pupils
 (at least {result.capacity.minimum}), among pupils who are not yet concerning.</p>
 <h2>Against the rules at the same list length</h2>

@@ -61,12 +61,18 @@ class TrainOutcome:
     report: Path
 
 
-def _input_example(result: TrainResult) -> pd.DataFrame:
-    """A synthetic row (per-feature medians of the training slice), not any pupil's data."""
-    from model.features import FEATURE_NAMES
+# An invented pupil-week (constants, no one's data): a little absence, no concerns, grade 5.
+_EXAMPLE_BY_UNIT = {"share": 0.05, "difference": 0.0, "days": 1.0, "weeks": 2.0, "count": 0.0,
+                    "score": 3.0, "grade": 5.0, "flag": 0.0}
 
-    medians = result.test_frame[FEATURE_NAMES].median(numeric_only=True)
-    return pd.DataFrame([medians.fillna(0.0).astype(np.float32)])
+
+def _input_example(result: TrainResult) -> pd.DataFrame:
+    """An invented row of constants per feature unit, never any pupil's row."""
+    from model.features import FEATURES
+
+    row = {f.name: np.float32(_EXAMPLE_BY_UNIT.get(f.unit, 0.0)) for f in FEATURES}
+    row["days_since_concern"] = np.float32(365.0) if "days_since_concern" in row else None
+    return pd.DataFrame([{k: v for k, v in row.items() if v is not None}])
 
 
 def log_and_register(result: TrainResult, settings: Settings) -> TrainOutcome:
@@ -76,7 +82,7 @@ def log_and_register(result: TrainResult, settings: Settings) -> TrainOutcome:
 
     client = mlflow_client(settings)
     champion_version, champion = current_champion(settings, client)
-    gates = promotion_gates(result, settings, champion)
+    gates = promotion_gates(result, settings, _champion_record(client, settings, champion_version, champion))
     name = settings.registered_model_name
     with mlflow.start_run(run_name=f"train {datetime.now(UTC):%Y-%m-%d %H:%M}") as run:
         mlflow.log_params({
@@ -87,7 +93,10 @@ def log_and_register(result: TrainResult, settings: Settings) -> TrainOutcome:
             **{f"split.{k}": v for k, v in result.split.describe().items()},
             "train_window": "..".join(result.train_window),
             "evaluation.intervention_labels": settings.intervention_labels,
+            "train.seed": settings.train_seed, "train.grid_size": len(result.grid),
+            **{f"chosen.{k}": v for k, v in result.chosen.items()},
         })
+        _log_folds(result, settings)
         mlflow.log_metrics(result.metrics())
         mlflow.log_metrics({f"rows.{k}": float(v) for k, v in result.counts.items()})
         mlflow.log_dict({"features": feature_list()}, "features.json")
@@ -118,6 +127,10 @@ def log_and_register(result: TrainResult, settings: Settings) -> TrainOutcome:
     alias = CHAMPION if gates.passed else CHALLENGER
     client.set_registered_model_alias(name, alias, version)
     for key, value in {"gates": " | ".join(gates.reasons), "train_window": "..".join(result.train_window),
+                       "gates_passed": "true" if gates.passed else "false",
+                       "gate_results": json.dumps(gates.results, separators=(",", ":")),
+                       "beats_best_rule": "true" if result.beats_best_rule else "false",
+                       "backtest": json.dumps(result.backtest(), separators=(",", ":")),
                        "lift_over_best_rule": f"{result.lift:.3f}", "best_rule": result.best_rule,
                        "run_id": run_id, "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
                        "previous_champion": str(champion_version or "")}.items():
@@ -126,6 +139,54 @@ def log_and_register(result: TrainResult, settings: Settings) -> TrainOutcome:
     _download(client, run_id, report_copy)
     return TrainOutcome(str(version), run_id, gates.passed, gates.reasons, result.metrics(),
                         report_copy / "evaluation.html")
+
+
+def _champion_record(client, settings: Settings, version, model):
+    """The champion as the gates need it: model, end of its training window, recorded backtest."""
+    from training.pipeline import ChampionRecord
+
+    if model is None:
+        return None
+    tags = dict(client.get_model_version(settings.registered_model_name, version).tags or {})
+    end = None
+    if "train_window" in tags and ".." in tags["train_window"]:
+        from datetime import date
+
+        try:
+            end = date.fromisoformat(tags["train_window"].split("..")[1])
+        except ValueError:
+            end = None
+    precision = None
+    try:
+        folds = json.loads(tags.get("backtest") or "[]")
+        values = [f["precision"] for f in folds if f.get("precision") is not None]
+        precision = float(np.mean(values)) if values else None
+    except (ValueError, TypeError, KeyError):
+        precision = None
+    return ChampionRecord(model, end, precision)
+
+
+def _log_folds(result: TrainResult, settings: Settings) -> None:
+    """Each fold of the backtest as a nested run: its dates, every ranker's metrics there, its
+    calibration; and the grid's mean precision per hyperparameter set."""
+    import mlflow
+
+    for f in result.folds:
+        with mlflow.start_run(run_name=f"fold {f.fold.name}", nested=True):
+            mlflow.log_params({"fold": f.fold.name, "test_window": f.fold.test_window,
+                               "train_window": f"{f.fold.train[0]}..{f.fold.train[-1]}",
+                               "train_dates": len(f.fold.train), "test_dates": len(f.fold.test),
+                               **{f"chosen.{k}": v for k, v in result.chosen.items()}})
+            metrics = {}
+            for name, row in f.comparison.iterrows():
+                key = str(name).replace(":", ".")
+                for metric in ("roc_auc", "precision_at_capacity", "lead_share", "lead_median_weeks"):
+                    if row[metric] == row[metric]:
+                        metrics[f"{key}.{metric}"] = float(row[metric])
+            metrics.update({f"calibration.{k}": v for k, v in f.calibration.items()})
+            mlflow.log_metrics(metrics)
+    if result.grid:
+        mlflow.log_dict({"grid": result.grid, "chosen": result.chosen}, "grid.json")
 
 
 def _shap_plots(result: TrainResult, out: Path) -> dict[str, Path]:

@@ -376,7 +376,8 @@ class RiskService:
             if not len(frame):
                 return pd.DataFrame(columns=["pupil_id", "as_of", "risk", "band",
                                              "already_concerning"])
-            risk = served.model.predict_proba(feature_matrix(frame))[:, 1]
+            risk = served.model.probability(served.model.decision_function(feature_matrix(frame)),
+                                            frame["as_of"].to_numpy())
             trailing = trailing_rates(frame, builder.day_major, builder.row_of, self.spec)
             return pd.DataFrame({
                 "pupil_id": frame["pupil_id"].to_numpy(),
