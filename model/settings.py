@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     backtest_fold_weeks: int = Field(
         12, ge=4, le=26, description="weekly as-of dates per test window (shrinks with little history)")
     train_grid_size: int = Field(
-        3, ge=1, le=3, description="tree structures of the hyperparameter grid tried on the folds")
+        2, ge=1, le=3, description="tree structures of the hyperparameter grid tried on the folds")
     train_seed: int = Field(0, description="random seed of every fit (reproducible choice)")
     calibrate_season: bool = Field(
         True, description="the calibration map takes the season (month of the as-of date) as input")

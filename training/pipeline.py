@@ -172,7 +172,7 @@ def truncate_inputs(inputs: Inputs, before: date) -> Inputs:
 # chosen from the same fits' stages (`staged_decision_function`), so it costs no extra fit.
 PARAM_GRID: tuple[dict, ...] = (
     {"learning_rate": 0.1, "max_leaf_nodes": 15, "min_samples_leaf": 200, "iterations": (100, 150)},
-    {"learning_rate": 0.05, "max_leaf_nodes": 31, "min_samples_leaf": 400, "iterations": (150, 250)},
+    {"learning_rate": 0.1, "max_leaf_nodes": 31, "min_samples_leaf": 400, "iterations": (100, 150)},
     {"learning_rate": 0.05, "max_leaf_nodes": 15, "min_samples_leaf": 100, "iterations": (200, 300)},
 )
 
