@@ -7,7 +7,7 @@ DEMO := demo
 export OMP_NUM_THREADS ?= 1
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: demo test lint bench clean notebooks
+.PHONY: demo test lint bench clean notebooks evaluate-matrix
 
 $(BIN)/ews: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ bench: $(BIN)/ews
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/weekly.py
+
+## evaluate-matrix: the evaluation matrix of generated municipalities at full size (issue 12):
+## backtest per fold, model vs every rule vs the oracle -> docs/evaluation-matrix.{md,json}
+evaluate-matrix: $(BIN)/ews
+	PYTHONPATH=$(CURDIR) OMP_NUM_THREADS=1 $(BIN)/python benchmarks/evaluate_matrix.py --size full --seed 2026
 
 clean:
 	rm -rf .ews $(DEMO) out

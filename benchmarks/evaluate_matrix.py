@@ -139,7 +139,8 @@ def markdown(results: list[dict], size: str) -> str:
             out += [f"**Fold {f['fold']}** (test {f['test_window']}; base rate "
                     f"{_f(f['base_rate'], '.1%')}; model ECE {_f(f['ece'])}; gap closed "
                     f"{_f(f['gap_closed'], '.0%')})", "",
-                    "| ranker | precision at list length | ROC AUC | lift | held >= 2 weeks ahead | median lead (weeks) |",
+                    "| ranker | precision at list length | ROC AUC | lift | held >= 2 weeks ahead "
+                    "| median lead (weeks) |",
                     "|---|---:|---:|---:|---:|---:|"]
             for name, row in f["rankers"].items():
                 out.append(f"| {name} | {_f(row['precision_at_capacity'])} | {_f(row['roc_auc'])} | "

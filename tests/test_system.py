@@ -181,3 +181,49 @@ def test_a_bad_setting_is_one_line(tmp_path):
     proc = run(["model-card"], env, code=None)
     assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
         "error: setting EWS_INTERVENTION_LABELS: Input should be 'mark', 'exclude' or 'ignore'"]
+
+
+# -- issue 12: the refit champion --------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_last_years_absence_carries_weight_in_the_champion(trained_home):
+    """The refit learns from rows where last year's absence is known, so the reason group
+    "last year" has a SHAP importance above zero in the registered champion."""
+    import pandas as pd
+
+    _, env, out = trained_home
+    importance = pd.read_csv(Path(env["EWS_HOME"]) / "reports" / "v1" / "shap_importance.csv")
+    groups = importance[importance["level"] == "group"].set_index("name")["mean_abs_shap"]
+    assert groups["last_year"] > 0
+    assert "fold 1:" in out and "fold 3:" in out and "backtest mean" in out
+
+
+@pytest.mark.slow
+def test_the_registry_records_the_backtest_and_the_gates(trained_home):
+    import json
+
+    from mlflow import MlflowClient
+
+    _, env, _ = trained_home
+    settings = _home_settings(env)
+    client = MlflowClient(settings.tracking_uri)
+    mv = client.get_model_version("fravaersradar", "1")
+    tags = mv.tags
+    start, end = tags["train_window"].split("..")
+    assert start < end
+    assert tags["gates_passed"] in ("true", "false") and tags["beats_best_rule"] in ("true", "false")
+    results = json.loads(tags["gate_results"])
+    assert {g["gate"] for g in results} >= {"lift", "calibration"}
+    assert all(set(g) == {"gate", "passed", "value", "threshold", "fold", "text"} for g in results)
+    assert tags["gates"] == " | ".join(g["text"] for g in results)
+    folds = json.loads(tags["backtest"])
+    assert [f["fold"][0] for f in folds] == ["1", "2", "3"]
+    metrics = client.get_run(mv.run_id).data.metrics
+    for key in ("backtest.lift_over_best_rule", "backtest.model.roc_auc",
+                "backtest.calibration.ece_max", "backtest.model.precision_at_capacity"):
+        assert key in metrics
+    # the folds are nested runs of the training run
+    nested = client.search_runs([client.get_run(mv.run_id).info.experiment_id],
+                                f"tags.mlflow.parentRunId = '{mv.run_id}'")
+    assert sorted(r.data.params["fold"] for r in nested) == [f["fold"] for f in folds]
