@@ -148,19 +148,22 @@ def train(
                f"as {'champion' if outcome.promoted else 'challenger'}")
     for reason in outcome.gate_reasons:
         typer.echo(f"  - {reason}")
-    typer.echo(f"trained on as-of dates {result.train_window[0]}..{result.train_window[1]} "
-               f"({len(result.split.train)} weeks); hyperparameters "
-               + ", ".join(f"{k} {v}" for k, v in result.chosen.items() if k != "precision_at_capacity"))
-    for fold in result.folds:
-        f = fold.summary()
-        typer.echo(f"fold {f['fold']} {f['test_window']}: precision at list length {f['precision']:.3f} "
-                   f"vs {f['best_rule_precision']:.3f} ({f['best_rule']}), lift {f['lift']:.2f}x; "
-                   f"ROC AUC {f['roc_auc']:.3f} vs {f['best_rule_roc_auc']:.3f}; ECE {f['ece']:.3f}")
-    typer.echo(f"backtest mean: precision at list length "
+    typer.echo(f"backtest mean over {len(result.folds)} folds: precision at list length "
                f"{model_row['precision_at_capacity']:.3f} vs {rule_row['precision_at_capacity']:.3f} "
-               f"({result.best_rule}); ROC AUC {model_row['roc_auc']:.3f}; listed >= 2 weeks ahead "
+               f"({result.best_rule}); ROC AUC {model_row['roc_auc']:.3f} vs {rule_row['roc_auc']:.3f}; "
+               f"median lead time {model_row['lead_median_weeks']:.1f} vs "
+               f"{rule_row['lead_median_weeks']:.1f} weeks; listed >= 2 weeks ahead "
                f"{model_row['lead_share']:.0%} vs {rule_row['lead_share']:.0%}; "
                f"ECE max {result.calibration['ece_max']:.3f}")
+    for fold in result.folds:
+        f = {k: (float("nan") if v is None else v) for k, v in fold.summary().items()}
+        typer.echo(f"  fold {f['fold']} {f['test_window']}: precision at list length "
+                   f"{f['precision']:.3f} vs {f['best_rule_precision']:.3f} ({f['best_rule']}), "
+                   f"lift {f['lift']:.2f}x; ROC AUC {f['roc_auc']:.3f} vs {f['best_rule_roc_auc']:.3f}; "
+                   f"ECE {f['ece']:.3f}")
+    typer.echo(f"trained on as-of dates {result.train_window[0]}..{result.train_window[1]} "
+               f"({len(result.split.train)} weeks, every closed label window); hyperparameters "
+               + ", ".join(f"{k} {v}" for k, v in result.chosen.items() if k != "precision_at_capacity"))
     typer.echo(f"report: {outcome.report}")
 
 
