@@ -1346,12 +1346,13 @@ def latent_truth(plan: DemoPlan, horizon: int = ORACLE_HORIZON) -> pd.DataFrame:
         idx = np.arange(lo, min(lo + RNG_BLOCK, n))
         e = expected_daily_absence(plan, idx)
         enrolled = ~np.isnan(e)
-        cum = np.concatenate([np.zeros((len(idx), 1)), np.cumsum(np.nan_to_num(e), axis=1)], axis=1)
+        cum = np.concatenate([np.zeros((len(idx), 1)), np.cumsum(np.nan_to_num(e).astype(np.float64), axis=1)], axis=1)
         cnt = np.concatenate([np.zeros((len(idx), 1)), np.cumsum(enrolled, axis=1)], axis=1)
         stop = np.minimum(pos + horizon, len(days))
         total, registered = cum[:, stop] - cum[:, pos], cnt[:, stop] - cnt[:, pos]
         on_roll = enrolled[:, np.minimum(pos, len(days) - 1)]
-        rate = np.where((registered > 0) & on_roll, total / np.maximum(registered, 1), np.nan)
+        rate = np.where((registered > 0) & on_roll,
+                        np.clip(total / np.maximum(registered, 1), 0.0, 1.0), np.nan)
         p, w = np.nonzero(~np.isnan(rate))
         frames.append(pd.DataFrame({
             "pupil_id": plan.population.pupil_ids[idx[p]],
