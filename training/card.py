@@ -32,6 +32,16 @@ def _plain(value):
     return value
 
 
+def _split(result: TrainResult) -> dict[str, str]:
+    """The training window, and (issue 12) the backtest's folds and out-of-fold calibration."""
+    split = result.split.describe()
+    if result.folds:
+        split["calibration"] = (f"out-of-fold margins of the {len(result.folds)} backtest folds, "
+                                "with the season (month of the as-of date) as input")
+        split["test"] = "; ".join(f"{f.fold.name} {f.fold.test_window}" for f in result.folds)
+    return split
+
+
 def card_evaluation(result: TrainResult, gates, settings: Settings) -> dict:
     """What the model card of this training result says, as plain JSON types."""
     comparison = [{"ranker": str(name), **{c: _plain(row[c]) for c in COMPARISON_COLUMNS}}
@@ -46,7 +56,7 @@ def card_evaluation(result: TrainResult, gates, settings: Settings) -> dict:
                   "trailing": result.spec.trailing},
         "capacity": {"share": result.capacity.share, "minimum": result.capacity.minimum},
         "train_window": list(result.train_window),
-        "split": result.split.describe(),
+        "split": _split(result),
         "rows": {k: int(v) for k, v in result.counts.items()},
         "comparison": comparison,
         "best_rule": result.best_rule,
