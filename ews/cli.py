@@ -424,6 +424,10 @@ def model_card(
         typer.echo(str(path))
 
 
+# -- models, promote, rollback (issue 12) ---------------------------------------------------------
+from ews import models as _models  # noqa: E402,F401 - registers its commands on `app`
+
+
 def main() -> None:
     """Console entry point."""
     app()
