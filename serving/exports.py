@@ -57,7 +57,8 @@ YES_NO = {"da": ("Ja", "Nej"), "en": ("Yes", "No")}
 
 CSV_COLUMNS = ["week", "school_id", "section", "rank", "pupil_id", "grade", "risk", "band",
                "reason_1", "reason_2", "reason_3", "absence_year", "trend", "statutory_level",
-               "unauthorised_quarter", "new_this_week", "review_decision", "review_decided_on"]
+               "unauthorised_quarter", "new_this_week", "review_decision", "review_decided_on",
+               "also"]
 
 
 @dataclass(frozen=True)
@@ -91,13 +92,14 @@ COLUMNS: dict[str, Column] = {c.key: c for c in (
     Column("new_this_week", "Ny på listen", "New on the list", 10),
     Column("review_decision", "Teamets beslutning", "Team's decision", 18, kind="review"),
     Column("review_decided_on", "Besluttet den", "Decided on", 12, "yyyy-mm-dd"),
+    Column("also", "Også i afsnit", "Also in section", 20, kind="also"),
 )}
 SECTION_COLUMNS = {
     "early_warning": ["rank", "pupil_id", "grade", "risk", "band", "reason_1", "reason_2",
-                      "reason_3", "absence_year", "trend", "new_this_week", "review_decision",
-                      "review_decided_on"],
+                      "reason_3", "absence_year", "trend", "new_this_week", "also",
+                      "review_decision", "review_decided_on"],
     "statutory": ["rank", "pupil_id", "grade", "statutory_level", "unauthorised_quarter",
-                  "absence_year", "trend", "new_this_week", "review_decision",
+                  "absence_year", "trend", "new_this_week", "also", "review_decision",
                   "review_decided_on"],
     "already_concerning": ["rank", "pupil_id", "grade", "risk", "band", "absence_year", "trend",
                            "new_this_week", "review_decision", "review_decided_on"],
@@ -136,6 +138,8 @@ def _value(row: dict[str, Any], key: str) -> Any:
         return (row["review"] or {}).get("decision")
     if key == "review_decided_on":
         return (row["review"] or {}).get("decided_on")
+    if key == "also":  # the other sections a pupil listed once is in (a badge)
+        return ";".join(row.get("also") or []) or None
     return row.get(key)
 
 
@@ -188,6 +192,8 @@ def _excel_value(row: dict[str, Any], key: str, language: str) -> Any:
         return date.fromisoformat(value)
     if key == "new_this_week":
         return YES_NO[language][0 if value else 1]
+    if key == "also":
+        return also_words(row, language)
     if key == "trend":
         return round(100 * value, 2)
     if isinstance(value, float):
@@ -278,6 +284,12 @@ def _points(x: float | None, language: str) -> str:
     return text.replace(".", ",") + " pct.-point" if language == "da" else text + " pp"
 
 
+def also_words(row: dict[str, Any], language: str) -> str | None:
+    """The badge of a pupil listed once but in more sections: the other sections' titles."""
+    also = row.get("also") or []
+    return ", ".join(SECTION_TITLES[language].get(s, s) for s in also) or None
+
+
 def _day(iso: str, language: str) -> str:
     d = date.fromisoformat(iso)
     return f"{d.day}.{d.month}.{d.year}" if language == "da" else d.isoformat()
@@ -303,6 +315,8 @@ def _html_cell(row: dict[str, Any], column: Column, language: str) -> dict[str, 
     if key == "new_this_week":
         return {"text": YES_NO[language][0 if row[key] else 1], "kind": "new",
                 "new": bool(row[key])}
+    if key == "also":
+        return {"text": also_words(row, language) or "", "kind": "also"}
     if key == "review_decision":
         review = row["review"]
         if review is None:

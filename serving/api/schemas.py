@@ -25,6 +25,7 @@ FLAG_EXAMPLE = {
     "id": 812, "pupil_id": "p-3f9c2a1b7d0e4c5a6b7c", "rank": 1, "grade": 6, "risk": 0.41,
     "band": "raised", "reasons": [REASON_EXAMPLE], "absence_year": 0.09, "trend": 0.06,
     "statutory_level": None, "unauthorised_quarter": None, "new_this_week": True, "review": None,
+    "also": [],
 }
 
 
@@ -159,6 +160,9 @@ class Flag(BaseModel):
     unauthorised_quarter: float | None = None
     new_this_week: bool
     review: Review | None = Field(None, description="the pupil's latest review at the school")
+    also: list[Literal["statutory", "already_concerning"]] = Field(
+        default_factory=list, description="other sections the pupil is in this week: a pupil is "
+        "listed once, in the first section that applies (a badge for the others)")
 
 
 class FlagDetail(Flag):
@@ -171,7 +175,7 @@ class FlagDetail(Flag):
     week: str
     school_id: str
     as_of: date
-    model_version: str
+    model_version: str | None = None
     section: Literal["early_warning", "statutory", "already_concerning"]
 
 
@@ -193,10 +197,17 @@ class FlagList(BaseModel):
     week: str
     school_id: str
     as_of: date
-    model_version: str
+    model_version: str | None = Field(
+        description="the champion that ranked the early warnings; null when none was promoted "
+                    "yet: the statutory and already-concerning sections are rules and are there, "
+                    "the early-warning section is empty")
     capacity: int
     pupils_on_roll: int
-    sections: FlagSections
+    message: str | None = Field(None, description="why a section is empty, e.g. that the "
+                                                  "early-warning section waits for a promoted model")
+    sections: FlagSections = Field(description="each pupil once, in the first section that "
+                                               "applies: early warning, statutory, already "
+                                               "concerning")
 
 
 class ReviewIn(BaseModel):

@@ -135,6 +135,13 @@ UI = {
         "model_version": "modelversion", "note": HTML_TEXT["da"]["note"],
         "empty_section": HTML_TEXT["da"]["empty"],
         "list_title": "Ugeliste {school}, uge {week} {year}",
+        # -- issue 17 (one row a pupil) and issue 12 (lists without a model) --
+        "also_in": "Også: {sections}",
+        "waits_for_model": "Der er endnu ingen godkendt model: afsnittet om tidlig opsporing "
+                           "venter på, at en model bliver sat i drift. Lovkrav og allerede "
+                           "bekymrende fravær er regler og vises som altid.",
+        "no_risk": "Der er endnu ingen godkendt model, så der vises ingen risiko. Registreringen "
+                   "og lovkravet vises som altid.",
     },
     "en": {
         "app": "Fraværsradar", "skip": "Skip to content", "language": "Dansk",
@@ -225,6 +232,13 @@ UI = {
         "model_version": "model version", "note": HTML_TEXT["en"]["note"],
         "empty_section": HTML_TEXT["en"]["empty"],
         "list_title": "Weekly list {school}, week {week} {year}",
+        # -- issue 17 (one row a pupil) and issue 12 (lists without a model) --
+        "also_in": "Also: {sections}",
+        "waits_for_model": "No model has been promoted yet: the early-warning section waits for "
+                           "a promoted model. The statutory and already-concerning sections are "
+                           "rules and are shown as always.",
+        "no_risk": "No model has been promoted yet, so no risk is shown. The register and the "
+                   "statutory rule are shown as always.",
     },
 }
 
