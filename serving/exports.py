@@ -231,6 +231,8 @@ def flag_list_xlsx(flag_list: dict[str, Any], language: str = "da") -> bytes:
             for j, column in styled:
                 if column.kind == "reason":
                     cells[j].alignment = wrap
+                elif column.key == "risk":
+                    cells[j].number_format = RISK_EXCEL_FORMAT[language]
                 else:
                     cells[j].number_format = column.number_format
             if band_at is not None and row.get("band") in bands:
@@ -270,6 +272,25 @@ def _fixed_dates(data: bytes) -> bytes:
 # -- HTML ------------------------------------------------------------------------------------------
 
 
+RISK_FLOOR, RISK_CEILING = 0.01, 0.99  # a displayed risk never reads 0 % or 100 %
+# Excel's own conditional number format for the risk column: the cell keeps the number.
+RISK_EXCEL_FORMAT = {"da": '[<0.01]"< 1 %";[>0.99]"> 99 %";0%',
+                     "en": '[<0.01]"< 1%";[>0.99]"> 99%";0%'}
+
+
+def risk_percent(x: float | None, language: str) -> str:
+    """A probability as a team reads it: whole percent, but never 0 % or 100 % - below 1 % it
+    reads "< 1 %", above 99 % "> 99 %" (the model is never that sure). "–" if unknown. The one
+    formatting of a displayed risk: pages, Excel and the printed list."""
+    if x is None or x != x:
+        return "–"
+    if x < RISK_FLOOR:
+        return "< 1 %" if language == "da" else "< 1%"
+    if x > RISK_CEILING:
+        return "> 99 %" if language == "da" else "> 99%"
+    return _pct(min(max(x, RISK_FLOOR), RISK_CEILING), language)
+
+
 def _pct(x: float | None, language: str, decimals: int = 0) -> str:
     if x is None:
         return "–"
@@ -298,7 +319,7 @@ def _day(iso: str, language: str) -> str:
 def _html_cell(row: dict[str, Any], column: Column, language: str) -> dict[str, Any]:
     key = column.key
     if key == "risk":
-        return {"text": _pct(row["risk"], language), "kind": "number"}
+        return {"text": risk_percent(row["risk"], language), "kind": "number"}
     if key in ("absence_year", "unauthorised_quarter"):
         return {"text": _pct(row[key], language, 1), "kind": "number"}
     if key == "trend":

@@ -92,20 +92,32 @@ class PupilRisk(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "pupil_id": "p-3f9c2a1b7d0e4c5a6b7c", "school_id": "S01", "as_of": "2025-03-03",
         "grade": 6, "risk": 0.41, "band": "raised", "already_concerning": False,
-        "reasons": [REASON_EXAMPLE], "model_version": "3", "language": "da"}]})
+        "reasons": [REASON_EXAMPLE], "model_version": "3", "language": "da"}, {
+        "pupil_id": "p-3f9c2a1b7d0e4c5a6b7c", "school_id": "S01", "as_of": "2025-03-03",
+        "grade": 6, "risk": None, "band": None, "already_concerning": True, "reasons": [],
+        "model_version": None, "language": "da", "statutory_level": "warning",
+        "message": "no champion model is promoted yet: no risk is given until one is; the rules "
+                   "(already concerning, the statutory quarter rule) still apply"}]})
 
     pupil_id: str = Field(description="the stored id (a pseudonym for a CPR number)")
     school_id: str
     as_of: date = Field(description="only what was registered before this date counts")
     grade: int
-    risk: float = Field(ge=0, le=1, description="calibrated probability of concerning absence "
-                                                "over the horizon")
-    band: Band
+    risk: float | None = Field(ge=0, le=1, description="calibrated probability of concerning "
+                               "absence over the horizon; null when no champion model is "
+                               "promoted yet (see `message`)")
+    band: Band | None
     already_concerning: bool = Field(description="over the threshold in the trailing window: a "
                                                  "known case")
     reasons: list[Reason]
-    model_version: str
+    model_version: str | None = Field(description="the champion used; null when none is "
+                                                  "promoted yet")
     language: Language
+    statutory_level: Literal["warning", "notification"] | None = Field(
+        None, description="the statutory quarter rule's level at the as-of date; given when no "
+                          "champion is promoted (the weekly list carries it otherwise)")
+    message: str | None = Field(None, description="why `risk` is null: no champion model is "
+                                                  "promoted yet")
 
 
 class HistoryWeek(BaseModel):
@@ -132,7 +144,8 @@ class PupilHistory(BaseModel):
     pupil_id: str
     school_id: str
     school_year: str
-    model_version: str
+    model_version: str | None = Field(description="null when no champion is promoted yet "
+                                                  "(absence only, risk null)")
     weeks: list[HistoryWeek]
 
 

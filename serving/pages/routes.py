@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from types import SimpleNamespace
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -55,6 +56,7 @@ from serving.pages.texts import (
     day,
     number,
     percent,
+    risk_percent,
 )
 
 PREFIX = "/pages"
@@ -439,9 +441,14 @@ async def pupil_page(request: Request, principal: PagePrincipal,
             raise refuse(principal, "Nothing is registered yet.")
         enrolment = enrolled_in_scope(principal, service, request.app.state.key, pupil_id,
                                       school_year_of(when))
-        if served is None:
-            raise ApiProblem(503, "no-model", "No champion model is loaded.")
-        risk = service.pupil_risk(snap, served, enrolment, when, language)
+        if served is None:  # no champion yet (issue 12): the register and the rules, no risk
+            settings = request.app.state.settings
+            found = service.pupil_rules(snap, enrolment, when, language,
+                                        settings.statutory_warning,
+                                        settings.statutory_notification, "")
+            risk = SimpleNamespace(**found) if found is not None else None
+        else:
+            risk = service.pupil_risk(snap, served, enrolment, when, language)
         if risk is None:
             raise refuse(principal, "The pupil is not on roll at that date.")
         weeks = service.history(snap, served, enrolment)
@@ -455,12 +462,13 @@ async def pupil_page(request: Request, principal: PagePrincipal,
         if principal.role in LIST_ROLES:
             decisions = views.pupil_reviews(engine, enrolment.pupil_id, enrolment.school_id)
             flags = views.latest_flags(engine, enrolment.pupil_id, enrolment.school_id)
+        version = served.version if served is not None else None
         for action, detail in ((audit.READ_RISK, {"as_of": when.isoformat(),
                                                   "language": language,
-                                                  "model_version": served.version}),
+                                                  "model_version": version}),
                                (audit.READ_HISTORY, {"school_year": enrolment.school_year,
                                                      "weeks": len(weeks),
-                                                     "model_version": served.version})):
+                                                     "model_version": version})):
             auditor_record(request, principal, action, school_id=enrolment.school_id,
                            pupils=[enrolment.pupil_id], detail={**detail, "page": True})
         return when, enrolment, risk, weeks, days, concerns, decisions, flags, snap.latest_day
@@ -475,13 +483,15 @@ async def pupil_page(request: Request, principal: PagePrincipal,
         ui["risk_desc"], ui["bands"])
     return page(request, "page_pupil.html", principal=principal, enrolment=enrolment,
                 as_of=day(when, language), registered_until=day(snap_latest, language),
-                risk=risk, risk_text=percent(risk.risk, language),
-                band_word=ui["bands"][risk.band], bars=views.reason_bars(risk.reasons, language),
+                risk=risk, risk_text=risk_percent(risk.risk, language),
+                band_word=ui["bands"].get(risk.band or "", ""),
+                bars=views.reason_bars(risk.reasons, language),
                 heatmap=heatmap, counts=views.status_counts(days, language), riskline=riskline,
                 weeks=weeks, concerns=concerns, decisions=decisions, flags=flags,
                 can_review=principal.role in REVIEW_ROLES,
                 can_list=principal.role in LIST_ROLES,
                 choices=views.decision_choices(language), day=day, percent=percent,
+                risk_percent=risk_percent,
                 status_words=STATUS_WORDS[language])
 
 

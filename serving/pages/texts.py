@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from serving.exports import BAND_WORDS, DECISION_WORDS, HTML_TEXT, LEVEL_WORDS, SECTION_TITLES
+from serving.exports import (
+    BAND_WORDS,
+    DECISION_WORDS,
+    HTML_TEXT,
+    LEVEL_WORDS,
+    SECTION_TITLES,
+    risk_percent,  # noqa: F401 - the pages read every number format from here
+)
 
 LANGUAGES = ("da", "en")
 DEFAULT_LANGUAGE = "da"

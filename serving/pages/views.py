@@ -24,6 +24,7 @@ from serving.pages.texts import (
     day,
     percent,
     points,
+    risk_percent,
     section_intro,
 )
 
@@ -73,7 +74,7 @@ def list_sections(data: dict[str, Any], language: str, sparks: dict[str, list[fl
             values = sparks.get(row["pupil_id"], [])
             rows.append({
                 **row,
-                "risk_text": percent(row.get("risk"), language),
+                "risk_text": risk_percent(row.get("risk"), language),
                 "band_word": ui["bands"].get(row.get("band") or "", ""),
                 "absence_text": percent(row.get("absence_year"), language, 1),
                 "trend_text": points(row.get("trend"), language),
