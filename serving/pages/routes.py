@@ -33,7 +33,12 @@ from serving.api.problems import ApiProblem, forbidden, not_found
 from serving.auth import Principal, authenticate
 from serving.monitoring import latest_monitoring
 from serving.pages import charts, views
-from serving.pages.registry import ArtifactCache, fairness_by_group, registry_versions
+from serving.pages.registry import (
+    ArtifactCache,
+    fairness_by_group,
+    registry_versions,
+    version_table,
+)
 from serving.pages.render import render
 from serving.pages.session import (
     LANGUAGE_COOKIE,
@@ -505,6 +510,7 @@ async def model_page(request: Request, principal: PagePrincipal) -> Response:
     require(principal, MODEL_ROLES)
     settings = request.app.state.settings
     versions = await run_in_threadpool(registry_versions, settings)
+    table = await run_in_threadpool(version_table, settings)
     champion = next((v for v in versions if v.champion), None)
     groups = (await run_in_threadpool(fairness_by_group, artifacts_of(request), settings,
                                          champion.version)
@@ -512,9 +518,12 @@ async def model_page(request: Request, principal: PagePrincipal) -> Response:
     challengers = [v for v in versions if not v.champion]
     monitoring = await run_in_threadpool(latest_monitoring, request.app.state.engine)
     language = language_of(request)
+    from serving.pages import model_texts
+
     return page(request, "page_model.html", principal=principal, champion=champion,
                 challengers=challengers, groups=groups, percent=percent, monitoring=monitoring,
-                fmt=lambda x, decimals=2: number(x, language, decimals))
+                fmt=lambda x, decimals=2: number(x, language, decimals), table=table,
+                words=model_texts)
 
 
 @router.get("/model/versions/{version}/plots/{name}")

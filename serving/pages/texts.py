@@ -149,6 +149,17 @@ UI = {
                            "bekymrende fravær er regler og vises som altid.",
         "no_risk": "Der er endnu ingen godkendt model, så der vises ingen risiko. Registreringen "
                    "og lovkravet vises som altid.",
+        # -- issue 12: the versions table of the model page --
+        "versions_title": "Alle registrerede versioner",
+        "versions_intro": "Kun til læsning. En analytiker sætter en version i drift med "
+                          "ews promote VERSION --reason TEKST og går tilbage til den forrige med "
+                          "ews rollback; begge skrives i revisionsloggen.",
+        "role": "Rolle", "alias_words": {"champion": "champion (i brug)",
+                                         "challenger": "udfordrer"},
+        "lift_short": "Løft over bedste regel", "ece_short": "Kalibreringsfejl (ECE)",
+        "folds": "Testperioder", "verdict": "Godkendt",
+        "verdict_words": {True: "ja", False: "nej", None: "–"},
+        "fold_line": "{fold} ({window}): løft {lift}, ROC AUC {auc}, kalibreringsfejl {ece}",
     },
     "en": {
         "app": "Fraværsradar", "skip": "Skip to content", "language": "Dansk",
@@ -246,6 +257,17 @@ UI = {
                            "rules and are shown as always.",
         "no_risk": "No model has been promoted yet, so no risk is shown. The register and the "
                    "statutory rule are shown as always.",
+        # -- issue 12: the versions table of the model page --
+        "versions_title": "Every registered version",
+        "versions_intro": "Read only. An analyst makes a version the champion with "
+                          "ews promote VERSION --reason TEXT and goes back to the previous one "
+                          "with ews rollback; both are written to the audit log.",
+        "role": "Role", "alias_words": {"champion": "champion (in use)",
+                                        "challenger": "challenger"},
+        "lift_short": "Lift over the best rule", "ece_short": "Calibration error (ECE)",
+        "folds": "Test windows", "verdict": "Passed",
+        "verdict_words": {True: "yes", False: "no", None: "–"},
+        "fold_line": "{fold} ({window}): lift {lift}, ROC AUC {auc}, calibration error {ece}",
     },
 }
 
