@@ -149,3 +149,35 @@ def test_champion_stack_replays_promotions_and_rollbacks():
                {"action": "promote", "version": "4"}, {"action": "rollback", "version": "2"}]
     assert champion_stack(history, "2") == ["1", "2"]
     assert champion_stack([], "3") == ["3"]
+
+
+@pytest.mark.slow
+def test_without_a_champion_flags_hand_out_the_rules_and_score_refuses_in_one_line(tmp_path):
+    """Ingested, never trained: `ews flags` writes the statutory and already-concerning sections
+    and says in one line that early warning waits; `ews score`, `ews models` and `ews rollback`
+    refuse in one line each."""
+    import csv
+
+    from tests.cli import demo_env
+
+    env = demo_env(tmp_path / "home")
+    run(["demo-data", str(tmp_path / "csv"), "--pupils", "300", "--schools", "2", "--seed", "3",
+         "--until", "2026-11-20"], env)
+    run(["ingest", str(tmp_path / "csv")], env)
+    proc = run(["flags", "--week", "2026-W47", "--out", str(tmp_path / "lists")], env)
+    assert proc.stderr.strip().splitlines() == [
+        "note: no champion model is promoted yet: the early-warning section waits for a "
+        "promoted model (ews train, ews promote)"]
+    assert len(proc.stdout.strip().splitlines()) == 2
+    rows = [r for school in ("S01", "S02")
+            for r in csv.DictReader((tmp_path / "lists" / "2026-W47" / f"{school}.csv").open())]
+    assert rows and {r["section"] for r in rows} <= {"statutory", "already_concerning"}
+    assert all(r["risk"] == "" for r in rows)
+    ids = [(r["school_id"], r["pupil_id"]) for r in rows]
+    assert len(ids) == len(set(ids))
+    for args in (["score", "--as-of", "2026-11-16", "--out", str(tmp_path / "s.csv")],
+                 ["models"], ["rollback"]):
+        proc = run(args, env, code=2)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), (args, proc.stderr)
+        assert "Traceback" not in proc.stderr
