@@ -366,6 +366,8 @@ HTML_TEXT = {
                               "{threshold} de seneste {trailing} skoledage.",
         "bands": "Risikoniveau: høj fra 50 %, forhøjet fra 25 %, opmærksomhed fra 10 %, "
                  "ellers lav.",
+        "waits": "Der er endnu ingen godkendt model: afsnittet venter på, at en model bliver sat "
+                 "i drift. Lovkrav og allerede bekymrende fravær er regler og vises som altid.",
     },
     "en": {
         "title": "Weekly list", "week": "week", "as_of": "As of", "model": "model version",
@@ -384,6 +386,8 @@ HTML_TEXT = {
         "already_concerning": "Known cases, for follow-up: total absence of at least "
                               "{threshold} over the last {trailing} school days.",
         "bands": "Risk band: high from 50%, raised from 25%, watch from 10%, otherwise low.",
+        "waits": "No model has been promoted yet: this section waits for a promoted model. The "
+                 "statutory and already-concerning sections are rules and are shown as always.",
     },
 }
 
@@ -406,7 +410,8 @@ def flag_list_html(flag_list: dict[str, Any], language: str = "da", threshold: f
             "key": section,
             "number": number,
             "title": SECTION_TITLES[language][section],
-            "intro": text[section].format(**facts),
+            "intro": (text["waits"] if section == "early_warning" and not flag_list.get(
+                "model_version") else text[section].format(**facts)),
             "headers": [text["review"] if c.key == "review_decision" else getattr(c, language)
                         for c in columns],
             "rows": [[_html_cell(row, c, language) for c in columns]

@@ -173,6 +173,8 @@ def test_without_a_champion_flags_hand_out_the_rules_and_score_refuses_in_one_li
             for r in csv.DictReader((tmp_path / "lists" / "2026-W47" / f"{school}.csv").open())]
     assert rows and {r["section"] for r in rows} <= {"statutory", "already_concerning"}
     assert all(r["risk"] == "" for r in rows)
+    printed = (tmp_path / "lists" / "2026-W47" / "S01.html").read_text()
+    assert "Der er endnu ingen godkendt model: afsnittet venter på" in printed
     ids = [(r["school_id"], r["pupil_id"]) for r in rows]
     assert len(ids) == len(set(ids))
     for args in (["score", "--as-of", "2026-11-16", "--out", str(tmp_path / "s.csv")],
