@@ -225,15 +225,22 @@ def flags(
     settings = _settings()
     resolve_week(week)  # a bad week fails before the model is loaded
     engine = _store()
-    lists = build_weekly_lists(settings, engine, load_champion(settings), week, school)
+    try:
+        champion = load_champion(settings)
+    except UserError:  # no champion yet: the rules' sections still go out (issue 12)
+        from serving.flags import WAITS_FOR_MODEL
+
+        champion = None
+        typer.echo(f"note: {WAITS_FOR_MODEL}", err=True)
+    lists = build_weekly_lists(settings, engine, champion, week, school)
     for flag_list in lists:
         stored = stored_flag_list(engine, flag_list.school_id, flag_list.week, language)
         paths = export_flag_list(stored, out, language, threshold=settings.concern_threshold,
                                  horizon=settings.horizon_days, trailing=settings.trailing_days)
         record(engine, settings.secret_key(), actor="cli:flags", role="admin",
                action=EXPORT_FLAGS, school_id=flag_list.school_id,
-               pupils=[f.pupil_id for f in flag_list.flags],
-               detail={"week": flag_list.week, "language": language, "rows": len(flag_list.flags),
+               pupils=flag_list.pupils(),
+               detail={"week": flag_list.week, "language": language, "rows": len(flag_list.pupils()),
                        "formats": [p.suffix[1:] for p in paths]})
         typer.echo(f"{flag_list.summary()} -> {paths[0].with_suffix('.{csv,xlsx,html}')}")
 
@@ -441,6 +448,10 @@ def model_card(
 
     for path in write_model_card(_settings(), version):
         typer.echo(str(path))
+
+
+# -- models, promote, rollback (issue 12) ---------------------------------------------------------
+from ews import models as _models  # noqa: E402,F401 - registers its commands on `app`
 
 
 def main() -> None:

@@ -65,6 +65,18 @@ ALARM_RULES: tuple[AlarmRule, ...] = (
 RULE_BY_NAME = {r.name: r for r in ALARM_RULES}
 
 
+def rule_label(name: str, language: str = "da") -> str:
+    """A rule's plain name ("4+ fraværsdage den seneste måned") from its code, given bare
+    (`days_4_last_month`) or as a ranker (`rule:days_4_last_month`, `rule.days_4_last_month`);
+    the code itself for an unknown rule."""
+    code = name.split(":", 1)[1] if name.startswith("rule:") else (
+        name[len("rule."):] if name.startswith("rule.") else name)
+    rule = RULE_BY_NAME.get(code)
+    if rule is None:
+        return name
+    return rule.da if language == "da" else rule.en
+
+
 def rule_scores(dm: DayMajor, n: int, cols: np.ndarray) -> dict[str, np.ndarray]:
     """`rule_<name>` score columns for the pupils in `cols` at as-of index n."""
     return {f"rule_{r.name}": r.score(dm, n, cols).astype(np.float32) for r in ALARM_RULES}

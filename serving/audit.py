@@ -16,6 +16,7 @@ per pupil per read was 6,700 index inserts a second and 40 MB/s of SQLite WAL).
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
@@ -37,6 +38,21 @@ EXPORT_FLAGS = "export_flags"
 PUSH_REGISTER = "push_register"
 TOKEN_CREATE = "token_create"
 TOKEN_REVOKE = "token_revoke"
+MODEL_PROMOTE = "model_promote"  # issue 12: a person made a version the champion
+MODEL_ROLLBACK = "model_rollback"  # issue 12: back to the previous champion
+
+REASON_MAX = 300  # characters of an analyst's reason kept in the audit log
+_CPR_LIKE = re.compile(r"\d{6}[\s-]?\d{4}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def analyst_reason(text: str) -> str:
+    """An analyst's reason for a decision about a model, as the audit log keeps it: one line,
+    at most REASON_MAX characters, anything shaped like a CPR number masked. It is about a
+    model, never about a pupil; masking is the safety net if a number slips in."""
+    line = " ".join(_CONTROL.sub(" ", text or "").split())
+    line = _CPR_LIKE.sub("##########", line)
+    return line if len(line) <= REASON_MAX else line[: REASON_MAX - 1] + "…"
 
 
 

@@ -57,7 +57,8 @@ YES_NO = {"da": ("Ja", "Nej"), "en": ("Yes", "No")}
 
 CSV_COLUMNS = ["week", "school_id", "section", "rank", "pupil_id", "grade", "risk", "band",
                "reason_1", "reason_2", "reason_3", "absence_year", "trend", "statutory_level",
-               "unauthorised_quarter", "new_this_week", "review_decision", "review_decided_on"]
+               "unauthorised_quarter", "new_this_week", "review_decision", "review_decided_on",
+               "also"]
 
 
 @dataclass(frozen=True)
@@ -91,13 +92,14 @@ COLUMNS: dict[str, Column] = {c.key: c for c in (
     Column("new_this_week", "Ny på listen", "New on the list", 10),
     Column("review_decision", "Teamets beslutning", "Team's decision", 18, kind="review"),
     Column("review_decided_on", "Besluttet den", "Decided on", 12, "yyyy-mm-dd"),
+    Column("also", "Også i afsnit", "Also in section", 20, kind="also"),
 )}
 SECTION_COLUMNS = {
     "early_warning": ["rank", "pupil_id", "grade", "risk", "band", "reason_1", "reason_2",
-                      "reason_3", "absence_year", "trend", "new_this_week", "review_decision",
-                      "review_decided_on"],
+                      "reason_3", "absence_year", "trend", "new_this_week", "also",
+                      "review_decision", "review_decided_on"],
     "statutory": ["rank", "pupil_id", "grade", "statutory_level", "unauthorised_quarter",
-                  "absence_year", "trend", "new_this_week", "review_decision",
+                  "absence_year", "trend", "new_this_week", "also", "review_decision",
                   "review_decided_on"],
     "already_concerning": ["rank", "pupil_id", "grade", "risk", "band", "absence_year", "trend",
                            "new_this_week", "review_decision", "review_decided_on"],
@@ -136,6 +138,8 @@ def _value(row: dict[str, Any], key: str) -> Any:
         return (row["review"] or {}).get("decision")
     if key == "review_decided_on":
         return (row["review"] or {}).get("decided_on")
+    if key == "also":  # the other sections a pupil listed once is in (a badge)
+        return ";".join(row.get("also") or []) or None
     return row.get(key)
 
 
@@ -188,6 +192,8 @@ def _excel_value(row: dict[str, Any], key: str, language: str) -> Any:
         return date.fromisoformat(value)
     if key == "new_this_week":
         return YES_NO[language][0 if value else 1]
+    if key == "also":
+        return also_words(row, language)
     if key == "trend":
         return round(100 * value, 2)
     if isinstance(value, float):
@@ -225,6 +231,8 @@ def flag_list_xlsx(flag_list: dict[str, Any], language: str = "da") -> bytes:
             for j, column in styled:
                 if column.kind == "reason":
                     cells[j].alignment = wrap
+                elif column.key == "risk":
+                    cells[j].number_format = RISK_EXCEL_FORMAT[language]
                 else:
                     cells[j].number_format = column.number_format
             if band_at is not None and row.get("band") in bands:
@@ -264,6 +272,25 @@ def _fixed_dates(data: bytes) -> bytes:
 # -- HTML ------------------------------------------------------------------------------------------
 
 
+RISK_FLOOR, RISK_CEILING = 0.01, 0.99  # a displayed risk never reads 0 % or 100 %
+# Excel's own conditional number format for the risk column: the cell keeps the number.
+RISK_EXCEL_FORMAT = {"da": '[<0.01]"< 1 %";[>0.99]"> 99 %";0%',
+                     "en": '[<0.01]"< 1%";[>0.99]"> 99%";0%'}
+
+
+def risk_percent(x: float | None, language: str) -> str:
+    """A probability as a team reads it: whole percent, but never 0 % or 100 % - below 1 % it
+    reads "< 1 %", above 99 % "> 99 %" (the model is never that sure). "–" if unknown. The one
+    formatting of a displayed risk: pages, Excel and the printed list."""
+    if x is None or x != x:
+        return "–"
+    if x < RISK_FLOOR:
+        return "< 1 %" if language == "da" else "< 1%"
+    if x > RISK_CEILING:
+        return "> 99 %" if language == "da" else "> 99%"
+    return _pct(min(max(x, RISK_FLOOR), RISK_CEILING), language)
+
+
 def _pct(x: float | None, language: str, decimals: int = 0) -> str:
     if x is None:
         return "–"
@@ -278,6 +305,12 @@ def _points(x: float | None, language: str) -> str:
     return text.replace(".", ",") + " pct.-point" if language == "da" else text + " pp"
 
 
+def also_words(row: dict[str, Any], language: str) -> str | None:
+    """The badge of a pupil listed once but in more sections: the other sections' titles."""
+    also = row.get("also") or []
+    return ", ".join(SECTION_TITLES[language].get(s, s) for s in also) or None
+
+
 def _day(iso: str, language: str) -> str:
     d = date.fromisoformat(iso)
     return f"{d.day}.{d.month}.{d.year}" if language == "da" else d.isoformat()
@@ -286,7 +319,7 @@ def _day(iso: str, language: str) -> str:
 def _html_cell(row: dict[str, Any], column: Column, language: str) -> dict[str, Any]:
     key = column.key
     if key == "risk":
-        return {"text": _pct(row["risk"], language), "kind": "number"}
+        return {"text": risk_percent(row["risk"], language), "kind": "number"}
     if key in ("absence_year", "unauthorised_quarter"):
         return {"text": _pct(row[key], language, 1), "kind": "number"}
     if key == "trend":
@@ -303,6 +336,8 @@ def _html_cell(row: dict[str, Any], column: Column, language: str) -> dict[str, 
     if key == "new_this_week":
         return {"text": YES_NO[language][0 if row[key] else 1], "kind": "new",
                 "new": bool(row[key])}
+    if key == "also":
+        return {"text": also_words(row, language) or "", "kind": "also"}
     if key == "review_decision":
         review = row["review"]
         if review is None:
@@ -331,6 +366,8 @@ HTML_TEXT = {
                               "{threshold} de seneste {trailing} skoledage.",
         "bands": "Risikoniveau: høj fra 50 %, forhøjet fra 25 %, opmærksomhed fra 10 %, "
                  "ellers lav.",
+        "waits": "Der er endnu ingen godkendt model: afsnittet venter på, at en model bliver sat "
+                 "i drift. Lovkrav og allerede bekymrende fravær er regler og vises som altid.",
     },
     "en": {
         "title": "Weekly list", "week": "week", "as_of": "As of", "model": "model version",
@@ -349,6 +386,8 @@ HTML_TEXT = {
         "already_concerning": "Known cases, for follow-up: total absence of at least "
                               "{threshold} over the last {trailing} school days.",
         "bands": "Risk band: high from 50%, raised from 25%, watch from 10%, otherwise low.",
+        "waits": "No model has been promoted yet: this section waits for a promoted model. The "
+                 "statutory and already-concerning sections are rules and are shown as always.",
     },
 }
 
@@ -371,7 +410,8 @@ def flag_list_html(flag_list: dict[str, Any], language: str = "da", threshold: f
             "key": section,
             "number": number,
             "title": SECTION_TITLES[language][section],
-            "intro": text[section].format(**facts),
+            "intro": (text["waits"] if section == "early_warning" and not flag_list.get(
+                "model_version") else text[section].format(**facts)),
             "headers": [text["review"] if c.key == "review_decision" else getattr(c, language)
                         for c in columns],
             "rows": [[_html_cell(row, c, language) for c in columns]

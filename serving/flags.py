@@ -25,8 +25,20 @@ What is stored (model.records):
   depend on flag ids either.
 
 A row is *new this week* when the school's previous stored list (the latest week before) did not
-have the pupil in the same section. The three functions at the end (`stored_flag_list`,
-`stored_flag`, `record_review`) are what the HTTP API calls; their results are JSON-ready.
+have the pupil in the same section.
+
+One row a pupil (issue 17): a pupil can meet more than one section (most statutory pupils are
+also already concerning). The store keeps a flag per (pupil, section), but a list is handed out
+with each pupil once, in the first section that applies in the list's order (early warning,
+statutory, already concerning), its `also` naming the others as a badge; counts are of distinct
+pupils (`one_row_per_pupil`, `FlagList.rows`).
+
+Without a champion (issue 12) the lists still hold the statutory and already-concerning sections,
+which are rules and need no model; the early-warning section is empty and the list's model
+version is stored as NO_MODEL ("") and handed out as null with `WAITS_FOR_MODEL`.
+
+The three functions at the end (`stored_flag_list`, `stored_flag`, `record_review`) are what the
+HTTP API calls; their results are JSON-ready.
 """
 
 from __future__ import annotations
@@ -54,6 +66,9 @@ from model.rules import statutory_quarter
 from serving.scoring import score_frame
 
 EARLY_WARNING, STATUTORY, ALREADY_CONCERNING = SECTIONS
+NO_MODEL = ""  # flag_lists.model_version of a list made without a champion
+WAITS_FOR_MODEL = ("no champion model is promoted yet: the early-warning section waits for a "
+                   "promoted model (ews train, ews promote)")
 LANGUAGES = ("da", "en")
 TOP_REASONS = 3
 LEVEL_ORDER = {"notification": 0, "warning": 1}
@@ -106,15 +121,32 @@ class FlagList:
     def section(self, name: str) -> list[Flag]:
         return [f for f in self.flags if f.section == name]
 
+    def rows(self) -> dict[str, list[Flag]]:
+        """The flags as handed out: each pupil once, in the first section that applies."""
+        seen: set[str] = set()
+        out: dict[str, list[Flag]] = {name: [] for name in SECTIONS}
+        for name in SECTIONS:
+            for f in self.section(name):
+                if f.pupil_id not in seen:
+                    seen.add(f.pupil_id)
+                    out[name].append(f)
+        return out
+
+    def pupils(self) -> list[str]:
+        """The distinct pupils on the list, in list order."""
+        return [f.pupil_id for rows in self.rows().values() for f in rows]
+
     def summary(self) -> str:
-        """One line for the command line."""
-        early, statutory = self.section(EARLY_WARNING), self.section(STATUTORY)
+        """One line for the command line; every count is of distinct pupils."""
+        rows = self.rows()
+        early, statutory = rows[EARLY_WARNING], rows[STATUTORY]
         notify = sum(f.statutory_level == "notification" for f in statutory)
-        new = sum(f.new_this_week for f in self.flags)
+        new = sum(f.new_this_week for part in rows.values() for f in part)
+        waits = f"; {WAITS_FOR_MODEL}" if self.model_version == NO_MODEL else ""
         return (f"{self.school_id} {self.week}: {len(early)} early warnings (capacity "
                 f"{self.capacity} of {self.pupils_on_roll} pupils on roll), {len(statutory)} "
-                f"statutory ({notify} notification), {len(self.section(ALREADY_CONCERNING))} "
-                f"already concerning; {new} new this week")
+                f"statutory ({notify} notification), {len(rows[ALREADY_CONCERNING])} already "
+                f"concerning; {len(self.pupils())} pupils listed, {new} new this week{waits}")
 
 
 # -- building the lists ------------------------------------------------------------------------
@@ -139,7 +171,9 @@ def build_weekly_lists(settings, engine: Engine, champion, week: str | None = No
                        school: str | None = None, *, inputs: Inputs | None = None,
                        today: date | None = None) -> list[FlagList]:
     """Score every pupil on roll on the Monday of `week` (default: this week) with the champion,
-    store the scores and one list per school (or only `school`), and return the lists.
+    store the scores and one list per school (or only `school`), and return the lists. With
+    `champion` None (none promoted yet) the lists hold the rules' sections only, and no scores
+    are stored.
 
     Running a week again gives the same lists and replaces that week's stored rows in one
     transaction (flags updated in place, reviews kept). `inputs` skips reading the store's
@@ -149,19 +183,21 @@ def build_weekly_lists(settings, engine: Engine, champion, week: str | None = No
         inputs = load_inputs(engine)
     if school is not None and school not in set(inputs.enrolments["school_id"]):
         raise UserError(f"unknown school {school!r}")
+    model = champion.model if champion is not None else None
+    version = str(champion.version) if champion is not None else NO_MODEL
     with threadpool_limits(limits=settings.threads):
-        frame = score_week(settings, inputs, champion.model, as_of, school)
+        frame = score_week(settings, inputs, model, as_of, school)
         if not len(frame):
             where = f" at school {school!r}" if school else ""
             raise UserError(f"no pupils on roll{where} on {as_of} (week {week})")
-        lists = plan_lists(frame, Capacity.from_settings(settings), week, as_of,
-                           str(champion.version))
-        reasons = explain_listed(frame, lists, champion.model)
+        lists = plan_lists(frame, Capacity.from_settings(settings), week, as_of, version)
+        reasons = explain_listed(frame, lists, model) if model is not None else {}
     for flag_list in lists:
         for flag in flag_list.section(EARLY_WARNING):
             flag.reasons = reasons[flag.pupil_id]
     with engine.begin() as conn:
-        _store_scores(conn, frame, reasons, as_of, str(champion.version), school)
+        if model is not None:
+            _store_scores(conn, frame, reasons, as_of, version, school)
         created_at = datetime.now(UTC)
         for flag_list in lists:
             _store_list(conn, flag_list, created_at)
@@ -173,7 +209,7 @@ def score_week(settings, inputs: Inputs, model, as_of: date, school: str | None 
     """Feature rows of every pupil on roll at `as_of` (of `school`, if given) with `risk`,
     `margin`, `band`, `already_concerning`, the statutory quarter rule (`unauthorised_quarter`,
     `statutory_level`) and `early_rank` (0-based among the school's not-yet-concerning pupils,
-    -1 for the others)."""
+    -1 for the others, and for everyone without a model)."""
     builder = inputs.feature_builder(before=as_of)
     # score_frame reads the whole register's day-major sums (trailing rate) and so does the
     # statutory rule: up to WHOLE_REGISTER_PUPILS, build the features on those too, not on pupil
@@ -189,7 +225,8 @@ def score_week(settings, inputs: Inputs, model, as_of: date, school: str | None 
                              settings.statutory_notification)
     frame["unauthorised_quarter"] = rule["unauthorised_rate"].to_numpy(np.float64)
     frame["statutory_level"] = rule["statutory_level"].to_numpy()
-    frame["early_rank"] = list_ranks(frame, frame["risk"].to_numpy())
+    frame["early_rank"] = (list_ranks(frame, frame["risk"].to_numpy()) if model is not None
+                           else np.full(len(frame), -1))
     return frame
 
 
@@ -232,7 +269,7 @@ def _flags(part: pd.DataFrame, section: str) -> list[tuple[str, Flag]]:
             rank=rank,
             grade=int(row["grade"]),
             risk=None if statutory else _number(row["risk"]),
-            band=None if statutory else str(row["band"]),
+            band=None if statutory or _number(row["risk"]) is None else str(row["band"]),
             absence_year=_number(row["total_rate_year"]),
             trend=_number(row["trend_4w"]),
             statutory_level=str(row["statutory_level"]) if statutory else None,
@@ -427,15 +464,40 @@ def stored_flag_list(engine: Engine, school_id: str, week: str,
     sections: dict[str, list[dict[str, Any]]] = {name: [] for name in SECTIONS}
     for row in rows:
         sections[row.section].append(_row(row, latest.get(row.pupil_id), language))
+    waits = header.model_version == NO_MODEL
     return {
         "week": header.week,
         "school_id": header.school_id,
         "as_of": header.as_of.isoformat(),
-        "model_version": header.model_version,
+        "model_version": None if waits else header.model_version,
         "capacity": header.capacity,
         "pupils_on_roll": header.pupils_on_roll,
-        "sections": sections,
+        "message": WAITS_FOR_MODEL if waits else None,
+        "sections": one_row_per_pupil(sections),
     }
+
+
+def one_row_per_pupil(sections: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """Each pupil once, in the first section that applies (SECTIONS order), with `also`: the
+    other sections the pupil is in (a badge) and, from a statutory row folded into an earlier
+    one, the statutory level and quarter's rate. Ranks are renumbered 1.. within a section."""
+    first: dict[str, dict[str, Any]] = {}
+    out: dict[str, list[dict[str, Any]]] = {name: [] for name in SECTIONS}
+    for name in SECTIONS:
+        for row in sections.get(name, []):
+            kept = first.get(row["pupil_id"])
+            if kept is None:
+                kept = first[row["pupil_id"]] = {**row, "also": []}
+                out[name].append(kept)
+                continue
+            kept["also"].append(name)
+            if name == STATUTORY:
+                kept["statutory_level"] = row["statutory_level"]
+                kept["unauthorised_quarter"] = row["unauthorised_quarter"]
+    for rows in out.values():
+        for rank, row in enumerate(rows, start=1):
+            row["rank"] = rank
+    return out
 
 
 def stored_flag(engine: Engine, flag_id: int, language: str = "da") -> dict[str, Any] | None:
@@ -452,7 +514,7 @@ def stored_flag(engine: Engine, flag_id: int, language: str = "da") -> dict[str,
             return None
         review = _latest_reviews(conn, row.school_id, row.week, [row.pupil_id]).get(row.pupil_id)
     return {"week": row.week, "school_id": row.school_id, "as_of": row.as_of.isoformat(),
-            "model_version": row.model_version, "section": row.section,
+            "model_version": row.model_version or None, "section": row.section,
             **_row(row, review, language)}
 
 

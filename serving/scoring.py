@@ -18,17 +18,19 @@ SCORE_COLUMNS = ["pupil_id", "school_id", "grade", "risk", "band", "already_conc
 def score_frame(builder: FeatureBuilder, model, as_of: date, spec: LabelSpec,
                 school: str | None = None) -> pd.DataFrame:
     """Feature rows at `as_of` with `margin`, `risk` (calibrated), `band`, `trailing_rate` and
-    `already_concerning` (only the given school's pupils, if any)."""
+    `already_concerning` (only the given school's pupils, if any). Without a model (`None`),
+    risk and margin are NaN and band None: what the rules need is still there."""
     frame = builder.build([as_of])
     if school is not None:
         frame = frame.loc[frame["school_id"] == school].reset_index(drop=True)
-    X = feature_matrix(frame)
-    if len(frame):
-        frame["margin"] = model.decision_function(X)
+    if model is not None and len(frame):
+        frame["margin"] = model.decision_function(feature_matrix(frame))
         frame["risk"] = model.probability(frame["margin"].to_numpy(), as_of)
-    else:
-        frame["margin"], frame["risk"] = np.array([]), np.array([])
-    frame["band"] = risk_band(frame["risk"].to_numpy())
+        frame["band"] = risk_band(frame["risk"].to_numpy())
+    else:  # no model (no champion yet) or nobody on roll: the rules' facts only
+        frame["margin"] = np.full(len(frame), np.nan)
+        frame["risk"] = np.full(len(frame), np.nan)
+        frame["band"] = np.full(len(frame), None, dtype=object)
     frame["trailing_rate"] = trailing_rates(frame, builder.rate_sums(), builder.row_of, spec)
     frame["already_concerning"] = is_already_concerning(frame["trailing_rate"].to_numpy(), spec)
     return frame

@@ -21,6 +21,13 @@ def _plt():
     return plt
 
 
+def _label(ranker: str) -> str:
+    """A ranker in a plot's legend: the model, or a rule by its plain Danish name."""
+    from model.rules import rule_label
+
+    return "modellen (model)" if ranker == MODEL_RANKER else rule_label(ranker, "da")
+
+
 def calibration_plot(result: TrainResult, path: Path) -> Path:
     from model.features import feature_matrix
 
@@ -35,10 +42,12 @@ def calibration_plot(result: TrainResult, path: Path) -> Path:
     frame = pd.DataFrame({"bin": idx, "risk": risk, "y": test["label"].to_numpy()})
     agg = frame.groupby("bin").agg(risk=("risk", "mean"), observed=("y", "mean"), n=("y", "size"))
     fig, ax = plt.subplots(figsize=(5, 5))
-    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect")
-    ax.plot(agg["risk"], agg["observed"], "o-", label="model")
-    ax.set(xlabel="predicted risk", ylabel="observed share concerning",
-           title="Calibration (backtest, out of fold)")
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfekt (perfect)")
+    ax.plot(agg["risk"], agg["observed"], "o-", label="modellen (model)")
+    # Danish first, English in brackets: the model page shows these plots to Danish analysts.
+    ax.set(xlabel="forudsagt risiko (predicted risk)",
+           ylabel="observeret andel bekymrende (observed share concerning)",
+           title="Kalibrering (calibration), backtest uden for fold (out of fold)")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -58,10 +67,11 @@ def precision_curve_plot(result: TrainResult, path: Path, rankers: dict[str, np.
     for name, score in rankers.items():
         prec = [np.nanmean(test["label"].to_numpy()[list_flags(test, score, Capacity(s, 1)) & known])
                 for s in shares]
-        ax.plot(shares * 100, prec, "o-" if name == MODEL_RANKER else ".--", label=name)
+        ax.plot(shares * 100, prec, "o-" if name == MODEL_RANKER else ".--", label=_label(name))
     ax.axvline(result.capacity.share * 100, color="grey", lw=0.8)
-    ax.set(xlabel="list length (% of the school's pupils)", ylabel="precision",
-           title="Precision at list length, not-yet-concerning pupils")
+    ax.set(xlabel="listelængde, % af skolens elever (list length, % of pupils)",
+           ylabel="præcision (precision)",
+           title="Præcision ved listelængde (precision at list length)")
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -74,8 +84,9 @@ def lead_time_plot(result: TrainResult, path: Path, names: list[str]) -> Path:
     fig, ax = plt.subplots(figsize=(6, 4))
     bins = np.arange(0, 22, 1)
     for name in names:
-        ax.hist(result.comparison.at[name, "lead_times"], bins=bins, alpha=0.5, label=name)
-    ax.set(xlabel="weeks listed before becoming concerning", ylabel="pupils", title="Lead time")
+        ax.hist(result.comparison.at[name, "lead_times"], bins=bins, alpha=0.5, label=_label(name))
+    ax.set(xlabel="uger på listen før bekymrende (weeks listed before concerning)",
+           ylabel="elever (pupils)", title="Varsling (lead time)")
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

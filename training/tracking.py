@@ -126,6 +126,10 @@ def log_and_register(result: TrainResult, settings: Settings) -> TrainOutcome:
         run_id = run.info.run_id
     alias = CHAMPION if gates.passed else CHALLENGER
     client.set_registered_model_alias(name, alias, version)
+    if gates.passed:  # issue 12: every move of the champion alias goes into its history
+        from training.promotion import Move, record_move
+
+        record_move(client, name, Move("train", str(version), champion_version), "cli:train")
     for key, value in {"gates": " | ".join(gates.reasons), "train_window": "..".join(result.train_window),
                        "gates_passed": "true" if gates.passed else "false",
                        "gate_results": json.dumps(gates.results, separators=(",", ":")),

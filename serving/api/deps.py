@@ -81,6 +81,15 @@ async def served_model(holder: HolderDep) -> ServedModel:
 ServedModelDep = Annotated[ServedModel, Depends(served_model)]
 
 
+async def served_model_or_none(holder: HolderDep) -> ServedModel | None:
+    """The champion for this request, or None when none is loaded (issue 12: the rules still
+    answer without a model)."""
+    return holder.served
+
+
+MaybeServedModelDep = Annotated[ServedModel | None, Depends(served_model_or_none)]
+
+
 async def store_snapshot(service: ServiceDep) -> StoreSnapshot:
     """The store as the caches see it; the store version is re-read at most every
     `RiskService.recheck_seconds` (an ingest by another process shows within that)."""

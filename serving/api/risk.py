@@ -345,6 +345,28 @@ class RiskService:
         self.warmed_version = served.version
         return len(ids)
 
+    def pupil_rules(self, snap: StoreSnapshot, pupil: Enrolment, as_of: date, language: str,
+                    warning: float, notification: float, message: str) -> dict | None:
+        """Without a champion (issue 12): what the rules say about the pupil at `as_of` (already
+        concerning, the statutory quarter level), risk and band null; None if not on roll."""
+        from model.rules import statutory_quarter
+
+        limit_this_thread(self.threads)
+        builder = self.builder(snap, pupil.school_id, school_year_of(as_of))
+        frame = score_frame(builder, None, as_of, self.spec)
+        found = np.flatnonzero(frame["pupil_id"].to_numpy() == pupil.pupil_id)
+        if not len(found):
+            return None
+        pos = int(found[0])
+        cols = builder.row_of.get_indexer([pupil.pupil_id])
+        level = str(statutory_quarter(builder.rate_sums(), as_of, cols, warning,
+                                      notification)["statutory_level"].iloc[0])
+        return {"pupil_id": pupil.pupil_id, "school_id": pupil.school_id, "as_of": as_of,
+                "grade": int(frame["grade"].iloc[pos]), "risk": None, "band": None,
+                "already_concerning": bool(frame["already_concerning"].iloc[pos]),
+                "reasons": [], "model_version": None, "language": language,
+                "statutory_level": None if level == "none" else level, "message": message}
+
     # -- history -------------------------------------------------------------------------------
 
     def weekly_dates(self, snap: StoreSnapshot, school_year: str) -> list[tuple[str, date]]:
@@ -363,7 +385,7 @@ class RiskService:
             weeks.setdefault(iso_week(day), monday_after)
         return list(weeks.items())
 
-    def weekly_scores(self, snap: StoreSnapshot, served: ServedModel, school_id: str,
+    def weekly_scores(self, snap: StoreSnapshot, served: ServedModel | None, school_id: str,
                       school_year: str) -> pd.DataFrame:
         """The school's pupils scored at every weekly as-of date of the school year (pupil_id,
         as_of, risk, band, already_concerning), built once per store and model version."""
@@ -376,21 +398,26 @@ class RiskService:
             if not len(frame):
                 return pd.DataFrame(columns=["pupil_id", "as_of", "risk", "band",
                                              "already_concerning"])
-            risk = served.model.probability(served.model.decision_function(feature_matrix(frame)),
-                                            frame["as_of"].to_numpy())
+            if served is not None:
+                risk = served.model.probability(served.model.decision_function(feature_matrix(frame)),
+                                                frame["as_of"].to_numpy())
+                band = risk_band(risk)
+            else:  # no champion yet: absence and 'already concerning' only
+                risk, band = np.full(len(frame), np.nan), np.full(len(frame), None, dtype=object)
             trailing = trailing_rates(frame, builder.day_major, builder.row_of, self.spec)
             return pd.DataFrame({
                 "pupil_id": frame["pupil_id"].to_numpy(),
                 "as_of": frame["as_of"].dt.date.to_numpy(),
                 "risk": risk,
-                "band": risk_band(risk),
+                "band": band,
                 "already_concerning": is_already_concerning(trailing, self.spec),
             })
 
-        return self._weekly.get_or_build((snap.version, served.version, school_id, school_year),
-                                         build)
+        version = served.version if served is not None else None
+        return self._weekly.get_or_build((snap.version, version, school_id, school_year), build)
 
-    def history(self, snap: StoreSnapshot, served: ServedModel, pupil: Enrolment) -> list[dict]:
+    def history(self, snap: StoreSnapshot, served: ServedModel | None,
+                pupil: Enrolment) -> list[dict]:
         """The pupil's weeks of a school year: absence in the week (share of the pupil's
         registered school days), and risk, band and 'already concerning' as of the Monday after."""
         builder = self.builder(snap, pupil.school_id, pupil.school_year)
@@ -411,13 +438,14 @@ class RiskService:
                 absent = float(reg.absent[row, in_week][status > 0].sum())
             score = mine.loc[as_of] if as_of in mine.index else None
             known = score is not None
+            scored = known and score["risk"] == score["risk"]  # NaN without a model
             weeks.append({
                 "week": week, "as_of": as_of,
                 "school_days_registered": int(registered),
                 "days_absent": round(absent, 3),
                 "absence": round(absent / registered, 4) if registered else None,
-                "risk": float(score["risk"]) if known else None,
-                "band": str(score["band"]) if known else None,
+                "risk": float(score["risk"]) if scored else None,
+                "band": str(score["band"]) if scored else None,
                 "already_concerning": bool(score["already_concerning"]) if known else None,
             })
         return weeks

@@ -25,6 +25,7 @@ FLAG_EXAMPLE = {
     "id": 812, "pupil_id": "p-3f9c2a1b7d0e4c5a6b7c", "rank": 1, "grade": 6, "risk": 0.41,
     "band": "raised", "reasons": [REASON_EXAMPLE], "absence_year": 0.09, "trend": 0.06,
     "statutory_level": None, "unauthorised_quarter": None, "new_this_week": True, "review": None,
+    "also": [],
 }
 
 
@@ -91,20 +92,32 @@ class PupilRisk(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "pupil_id": "p-3f9c2a1b7d0e4c5a6b7c", "school_id": "S01", "as_of": "2025-03-03",
         "grade": 6, "risk": 0.41, "band": "raised", "already_concerning": False,
-        "reasons": [REASON_EXAMPLE], "model_version": "3", "language": "da"}]})
+        "reasons": [REASON_EXAMPLE], "model_version": "3", "language": "da"}, {
+        "pupil_id": "p-3f9c2a1b7d0e4c5a6b7c", "school_id": "S01", "as_of": "2025-03-03",
+        "grade": 6, "risk": None, "band": None, "already_concerning": True, "reasons": [],
+        "model_version": None, "language": "da", "statutory_level": "warning",
+        "message": "no champion model is promoted yet: no risk is given until one is; the rules "
+                   "(already concerning, the statutory quarter rule) still apply"}]})
 
     pupil_id: str = Field(description="the stored id (a pseudonym for a CPR number)")
     school_id: str
     as_of: date = Field(description="only what was registered before this date counts")
     grade: int
-    risk: float = Field(ge=0, le=1, description="calibrated probability of concerning absence "
-                                                "over the horizon")
-    band: Band
+    risk: float | None = Field(ge=0, le=1, description="calibrated probability of concerning "
+                               "absence over the horizon; null when no champion model is "
+                               "promoted yet (see `message`)")
+    band: Band | None
     already_concerning: bool = Field(description="over the threshold in the trailing window: a "
                                                  "known case")
     reasons: list[Reason]
-    model_version: str
+    model_version: str | None = Field(description="the champion used; null when none is "
+                                                  "promoted yet")
     language: Language
+    statutory_level: Literal["warning", "notification"] | None = Field(
+        None, description="the statutory quarter rule's level at the as-of date; given when no "
+                          "champion is promoted (the weekly list carries it otherwise)")
+    message: str | None = Field(None, description="why `risk` is null: no champion model is "
+                                                  "promoted yet")
 
 
 class HistoryWeek(BaseModel):
@@ -131,7 +144,8 @@ class PupilHistory(BaseModel):
     pupil_id: str
     school_id: str
     school_year: str
-    model_version: str
+    model_version: str | None = Field(description="null when no champion is promoted yet "
+                                                  "(absence only, risk null)")
     weeks: list[HistoryWeek]
 
 
@@ -159,6 +173,9 @@ class Flag(BaseModel):
     unauthorised_quarter: float | None = None
     new_this_week: bool
     review: Review | None = Field(None, description="the pupil's latest review at the school")
+    also: list[Literal["statutory", "already_concerning"]] = Field(
+        default_factory=list, description="other sections the pupil is in this week: a pupil is "
+        "listed once, in the first section that applies (a badge for the others)")
 
 
 class FlagDetail(Flag):
@@ -171,7 +188,7 @@ class FlagDetail(Flag):
     week: str
     school_id: str
     as_of: date
-    model_version: str
+    model_version: str | None = None
     section: Literal["early_warning", "statutory", "already_concerning"]
 
 
@@ -193,10 +210,17 @@ class FlagList(BaseModel):
     week: str
     school_id: str
     as_of: date
-    model_version: str
+    model_version: str | None = Field(
+        description="the champion that ranked the early warnings; null when none was promoted "
+                    "yet: the statutory and already-concerning sections are rules and are there, "
+                    "the early-warning section is empty")
     capacity: int
     pupils_on_roll: int
-    sections: FlagSections
+    message: str | None = Field(None, description="why a section is empty, e.g. that the "
+                                                  "early-warning section waits for a promoted model")
+    sections: FlagSections = Field(description="each pupil once, in the first section that "
+                                               "applies: early warning, statutory, already "
+                                               "concerning")
 
 
 class ReviewIn(BaseModel):

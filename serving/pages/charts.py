@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 from markupsafe import Markup, escape
 
-from serving.pages.texts import MONTHS, STATUS_WORDS, WEEKDAYS, day, percent
+from serving.pages.texts import MONTHS, STATUS_WORDS, WEEKDAYS, day, percent, risk_percent
 
 # Fill per register status; contrast >= 3:1 against white for the marks that carry meaning
 # (WCAG 1.4.11), present days light so that absence stands out.
@@ -172,7 +172,7 @@ def risk_line(weeks: Sequence[dict], concerns: Sequence[tuple[date, str]], langu
         body.append(f'<polyline points="{pts}" class="line"/>')
     for d, r in scored:
         body.append(f'<circle cx="{x_of(d):.1f}" cy="{y_of(r):.1f}" r="3" class="point">'
-                    f"<title>{escape(day(d, language))}: {escape(percent(r, language))}"
+                    f"<title>{escape(day(d, language))}: {escape(risk_percent(r, language))}"
                     f"</title></circle>")
     base = top + plot_h
     for d, text in concerns:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from types import SimpleNamespace
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -32,7 +33,12 @@ from serving.api.problems import ApiProblem, forbidden, not_found
 from serving.auth import Principal, authenticate
 from serving.monitoring import latest_monitoring
 from serving.pages import charts, views
-from serving.pages.registry import ArtifactCache, fairness_by_group, registry_versions
+from serving.pages.registry import (
+    ArtifactCache,
+    fairness_by_group,
+    registry_versions,
+    version_table,
+)
 from serving.pages.render import render
 from serving.pages.session import (
     LANGUAGE_COOKIE,
@@ -55,6 +61,7 @@ from serving.pages.texts import (
     day,
     number,
     percent,
+    risk_percent,
 )
 
 PREFIX = "/pages"
@@ -439,9 +446,14 @@ async def pupil_page(request: Request, principal: PagePrincipal,
             raise refuse(principal, "Nothing is registered yet.")
         enrolment = enrolled_in_scope(principal, service, request.app.state.key, pupil_id,
                                       school_year_of(when))
-        if served is None:
-            raise ApiProblem(503, "no-model", "No champion model is loaded.")
-        risk = service.pupil_risk(snap, served, enrolment, when, language)
+        if served is None:  # no champion yet (issue 12): the register and the rules, no risk
+            settings = request.app.state.settings
+            found = service.pupil_rules(snap, enrolment, when, language,
+                                        settings.statutory_warning,
+                                        settings.statutory_notification, "")
+            risk = SimpleNamespace(**found) if found is not None else None
+        else:
+            risk = service.pupil_risk(snap, served, enrolment, when, language)
         if risk is None:
             raise refuse(principal, "The pupil is not on roll at that date.")
         weeks = service.history(snap, served, enrolment)
@@ -455,12 +467,13 @@ async def pupil_page(request: Request, principal: PagePrincipal,
         if principal.role in LIST_ROLES:
             decisions = views.pupil_reviews(engine, enrolment.pupil_id, enrolment.school_id)
             flags = views.latest_flags(engine, enrolment.pupil_id, enrolment.school_id)
+        version = served.version if served is not None else None
         for action, detail in ((audit.READ_RISK, {"as_of": when.isoformat(),
                                                   "language": language,
-                                                  "model_version": served.version}),
+                                                  "model_version": version}),
                                (audit.READ_HISTORY, {"school_year": enrolment.school_year,
                                                      "weeks": len(weeks),
-                                                     "model_version": served.version})):
+                                                     "model_version": version})):
             auditor_record(request, principal, action, school_id=enrolment.school_id,
                            pupils=[enrolment.pupil_id], detail={**detail, "page": True})
         return when, enrolment, risk, weeks, days, concerns, decisions, flags, snap.latest_day
@@ -475,13 +488,15 @@ async def pupil_page(request: Request, principal: PagePrincipal,
         ui["risk_desc"], ui["bands"])
     return page(request, "page_pupil.html", principal=principal, enrolment=enrolment,
                 as_of=day(when, language), registered_until=day(snap_latest, language),
-                risk=risk, risk_text=percent(risk.risk, language),
-                band_word=ui["bands"][risk.band], bars=views.reason_bars(risk.reasons, language),
+                risk=risk, risk_text=risk_percent(risk.risk, language),
+                band_word=ui["bands"].get(risk.band or "", ""),
+                bars=views.reason_bars(risk.reasons, language),
                 heatmap=heatmap, counts=views.status_counts(days, language), riskline=riskline,
                 weeks=weeks, concerns=concerns, decisions=decisions, flags=flags,
                 can_review=principal.role in REVIEW_ROLES,
                 can_list=principal.role in LIST_ROLES,
                 choices=views.decision_choices(language), day=day, percent=percent,
+                risk_percent=risk_percent,
                 status_words=STATUS_WORDS[language])
 
 
@@ -495,6 +510,7 @@ async def model_page(request: Request, principal: PagePrincipal) -> Response:
     require(principal, MODEL_ROLES)
     settings = request.app.state.settings
     versions = await run_in_threadpool(registry_versions, settings)
+    table = await run_in_threadpool(version_table, settings)
     champion = next((v for v in versions if v.champion), None)
     groups = (await run_in_threadpool(fairness_by_group, artifacts_of(request), settings,
                                          champion.version)
@@ -502,9 +518,12 @@ async def model_page(request: Request, principal: PagePrincipal) -> Response:
     challengers = [v for v in versions if not v.champion]
     monitoring = await run_in_threadpool(latest_monitoring, request.app.state.engine)
     language = language_of(request)
+    from serving.pages import model_texts
+
     return page(request, "page_model.html", principal=principal, champion=champion,
                 challengers=challengers, groups=groups, percent=percent, monitoring=monitoring,
-                fmt=lambda x, decimals=2: number(x, language, decimals))
+                fmt=lambda x, decimals=2: number(x, language, decimals), table=table,
+                words=model_texts)
 
 
 @router.get("/model/versions/{version}/plots/{name}")

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from serving.exports import BAND_WORDS, DECISION_WORDS, HTML_TEXT, LEVEL_WORDS, SECTION_TITLES
+from serving.exports import (
+    BAND_WORDS,
+    DECISION_WORDS,
+    HTML_TEXT,
+    LEVEL_WORDS,
+    SECTION_TITLES,
+    risk_percent,  # noqa: F401 - the pages read every number format from here
+)
 
 LANGUAGES = ("da", "en")
 DEFAULT_LANGUAGE = "da"
@@ -135,6 +142,24 @@ UI = {
         "model_version": "modelversion", "note": HTML_TEXT["da"]["note"],
         "empty_section": HTML_TEXT["da"]["empty"],
         "list_title": "Ugeliste {school}, uge {week} {year}",
+        # -- issue 17 (one row a pupil) and issue 12 (lists without a model) --
+        "also_in": "Også: {sections}",
+        "waits_for_model": "Der er endnu ingen godkendt model: afsnittet om tidlig opsporing "
+                           "venter på, at en model bliver sat i drift. Lovkrav og allerede "
+                           "bekymrende fravær er regler og vises som altid.",
+        "no_risk": "Der er endnu ingen godkendt model, så der vises ingen risiko. Registreringen "
+                   "og lovkravet vises som altid.",
+        # -- issue 12: the versions table of the model page --
+        "versions_title": "Alle registrerede versioner",
+        "versions_intro": "Kun til læsning. En analytiker sætter en version i drift med "
+                          "ews promote VERSION --reason TEKST og går tilbage til den forrige med "
+                          "ews rollback; begge skrives i revisionsloggen.",
+        "role": "Rolle", "alias_words": {"champion": "champion (i brug)",
+                                         "challenger": "udfordrer"},
+        "lift_short": "Løft over bedste regel", "ece_short": "Kalibreringsfejl (ECE)",
+        "folds": "Testperioder", "verdict": "Godkendt",
+        "verdict_words": {True: "ja", False: "nej", None: "–"},
+        "fold_line": "{fold} ({window}): løft {lift}, ROC AUC {auc}, kalibreringsfejl {ece}",
     },
     "en": {
         "app": "Fraværsradar", "skip": "Skip to content", "language": "Dansk",
@@ -225,6 +250,24 @@ UI = {
         "model_version": "model version", "note": HTML_TEXT["en"]["note"],
         "empty_section": HTML_TEXT["en"]["empty"],
         "list_title": "Weekly list {school}, week {week} {year}",
+        # -- issue 17 (one row a pupil) and issue 12 (lists without a model) --
+        "also_in": "Also: {sections}",
+        "waits_for_model": "No model has been promoted yet: the early-warning section waits for "
+                           "a promoted model. The statutory and already-concerning sections are "
+                           "rules and are shown as always.",
+        "no_risk": "No model has been promoted yet, so no risk is shown. The register and the "
+                   "statutory rule are shown as always.",
+        # -- issue 12: the versions table of the model page --
+        "versions_title": "Every registered version",
+        "versions_intro": "Read only. An analyst makes a version the champion with "
+                          "ews promote VERSION --reason TEXT and goes back to the previous one "
+                          "with ews rollback; both are written to the audit log.",
+        "role": "Role", "alias_words": {"champion": "champion (in use)",
+                                        "challenger": "challenger"},
+        "lift_short": "Lift over the best rule", "ece_short": "Calibration error (ECE)",
+        "folds": "Test windows", "verdict": "Passed",
+        "verdict_words": {True: "yes", False: "no", None: "–"},
+        "fold_line": "{fold} ({window}): lift {lift}, ROC AUC {auc}, calibration error {ece}",
     },
 }
 

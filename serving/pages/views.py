@@ -24,6 +24,7 @@ from serving.pages.texts import (
     day,
     percent,
     points,
+    risk_percent,
     section_intro,
 )
 
@@ -73,13 +74,14 @@ def list_sections(data: dict[str, Any], language: str, sparks: dict[str, list[fl
             values = sparks.get(row["pupil_id"], [])
             rows.append({
                 **row,
-                "risk_text": percent(row.get("risk"), language),
+                "risk_text": risk_percent(row.get("risk"), language),
                 "band_word": ui["bands"].get(row.get("band") or "", ""),
                 "absence_text": percent(row.get("absence_year"), language, 1),
                 "trend_text": points(row.get("trend"), language),
                 "quarter_text": percent(row.get("unauthorised_quarter"), language, 1),
                 "level_word": ui["levels"].get(row.get("statutory_level") or "", ""),
                 "spark": charts.sparkline(values, spark_label(values, language)),
+                "also_text": ", ".join(ui["sections"].get(a, a) for a in row.get("also") or []),
                 "review_text": (f"{ui['decisions_words'].get(review['decision'], '')}, "
                                 f"{day(review['decided_on'], language)}") if review else None,
             })
@@ -181,8 +183,9 @@ def pupil_reviews(engine: Engine, pupil_id: str, school_id: str) -> list[dict[st
 
 
 def latest_flags(engine: Engine, pupil_id: str, school_id: str) -> list[dict[str, Any]]:
-    """The pupil's flags on the school's newest stored list that has the pupil (id, week,
-    section), for the decision form."""
+    """The pupil's flag on the school's newest stored list that has the pupil (id, week,
+    section, also), for the one decision form: the first section that applies, as the list
+    shows it (serving.flags.one_row_per_pupil)."""
     with engine.connect() as conn:
         rows = conn.execute(
             select(flags.c.id, flags.c.section, flag_lists.c.week)
@@ -192,7 +195,9 @@ def latest_flags(engine: Engine, pupil_id: str, school_id: str) -> list[dict[str
     if not rows:
         return []
     newest = rows[0].week
-    return [dict(r._mapping) for r in rows if r.week == newest]
+    found = sorted((dict(r._mapping) for r in rows if r.week == newest),
+                   key=lambda r: SECTIONS.index(r["section"]))
+    return [{**found[0], "also": [r["section"] for r in found[1:]]}]
 
 
 def reason_bars(reasons: list[dict[str, Any]], language: str) -> list[dict[str, Any]]:

@@ -1,6 +1,6 @@
 """The champion in the service: a newly promoted version is swapped in while requests run (none
 fails, later ones report it); an unreachable registry keeps the last good model and /health
-says so; no model at all is a 503 problem, not a crash."""
+says so; no model at all still answers the rules (risk null, a message), not a 5xx."""
 
 from __future__ import annotations
 
@@ -120,7 +120,7 @@ def test_a_registry_server_that_does_not_answer(world, monkeypatch):
     assert holder.served.version == world.versions[0]
 
 
-def test_without_any_model_risk_is_503_and_health_degraded(world):
+def test_without_any_model_risk_is_null_with_the_rules_and_health_degraded(world):
     app = create_app(world.settings, registry=Unreachable(), poll_seconds=0)
     with TestClient(app) as client:
         health = client.get("/health").json()
@@ -128,7 +128,18 @@ def test_without_any_model_risk_is_503_and_health_degraded(world):
         assert "no model loaded" in health["problem"]
         r = client.get(f"/v1/pupils/{world.pupils_of('S1')[0]}/risk",
                        headers=world.headers("team-S1"))
-        assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["risk"] is None and body["band"] is None and body["model_version"] is None
+        assert body["reasons"] == [] and isinstance(body["already_concerning"], bool)
+        assert "no risk is given" in body["message"]
+        assert body["statutory_level"] in (None, "warning", "notification")
+        history = client.get(f"/v1/pupils/{world.pupils_of('S1')[0]}/history",
+                             headers=world.headers("team-S1"))
+        assert history.status_code == 200 and history.json()["model_version"] is None
+        weeks = history.json()["weeks"]
+        assert weeks and all(w["risk"] is None for w in weeks)
+        assert any(w["absence"] is not None for w in weeks)
         assert client.get("/v1/model", headers=world.headers("analyst")).status_code == 503
         # reads that need no model still work
         flags = client.get("/v1/schools/S1/flags", headers=world.headers("team-S1"))
@@ -202,4 +213,5 @@ def test_a_champion_trained_on_other_features_is_not_served(world):
         assert client.get("/health").json()["model_version"] is None
         r = client.get(f"/v1/pupils/{world.pupils_of('S1')[0]}/risk",
                        headers=world.headers("analyst"))
-        assert r.status_code == 503 and "ews train" in r.json()["detail"]
+        assert r.status_code == 200 and r.json()["risk"] is None
+        assert "ews train" in client.get("/health").json()["problem"]

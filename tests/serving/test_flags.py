@@ -24,7 +24,7 @@ from model.errors import UserError
 from model.estimator import RiskModel
 from model.features import feature_matrix
 from model.labels import LabelSpec, attach_labels
-from model.records import flag_lists, flags, reviews, scores
+from model.records import SECTIONS, flag_lists, flags, reviews, scores
 from model.settings import Settings
 from model.store import STATUS_CODES, Register, open_store
 from serving.champion import Champion
@@ -147,10 +147,13 @@ def test_lists_have_three_sections_with_the_right_pupils(settings, sqlite_engine
     assert row["unauthorised_quarter"] == pytest.approx(4 / 24)
     assert all(r["risk"] is None and r["band"] is None and r["reasons"] == [] for r in statutory)
 
-    # already concerning: the known case, not the statutory ones, ranked by risk
+    # already concerning: the known case, not the statutory ones, ranked by risk; a statutory
+    # pupil who is also already concerning is listed once, under statutory, with a badge
     assert KNOWN in _ids(known) and NOTIFY not in _ids(known) and WARN not in _ids(known)
-    assert set(_ids(known)) == set(frame.index[frame["already_concerning"]
-                                               & (frame["school_id"] == "S1")])
+    concerning = set(frame.index[frame["already_concerning"] & (frame["school_id"] == "S1")])
+    assert set(_ids(known)) == concerning - set(levels)
+    assert {r["pupil_id"] for r in statutory if r["also"] == ["already_concerning"]} == (
+        concerning & set(levels)) != set()
     assert [r["risk"] for r in known] == sorted((r["risk"] for r in known), reverse=True)
 
     # early warning: not yet concerning, the highest risks, cut at capacity
@@ -460,7 +463,16 @@ def test_ews_flags_writes_three_formats_per_school(settings, champion, tmp_path,
     monkeypatch.setattr("serving.champion.load_champion", lambda s: (_ for _ in ()).throw(
         UserError("no champion model is registered yet: run `ews train` first")))
     result = runner.invoke(app, ["flags", "--week", "2024-W36", "--out", str(out)])
-    assert result.exit_code == 2 and "no champion" in result.stderr
+    # without a champion the rules' sections go out; one line says early warning waits
+    assert result.exit_code == 0, result.output
+    assert result.stderr.strip().splitlines() == [
+        "note: no champion model is promoted yet: the early-warning section waits for a "
+        "promoted model (ews train, ews promote)"]
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("S1 2024-W36: 0 early warnings")
+    assert all("waits for a promoted model" in line for line in lines)
+    s1 = (out / "2024-W36" / "S1.csv").read_text()
+    assert ",statutory," in s1 and ",early_warning," not in s1
 
     monkeypatch.setattr("serving.champion.load_champion", lambda s: champion)
     result = runner.invoke(app, ["flags", "--week", "2024-W36", "--out", str(out)])
@@ -481,3 +493,57 @@ def test_ews_flags_writes_three_formats_per_school(settings, champion, tmp_path,
         assert result.exit_code == 2, result.output
         assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     engine.dispose()
+
+
+# -- one row a pupil (issue 17) and lists without a champion (issue 12) -------------------------
+
+
+def test_no_pupil_appears_twice_in_a_week_and_counts_are_of_distinct_pupils(
+        settings, sqlite_engine, champion, town):
+    import re
+
+    lists = _build(settings, sqlite_engine, champion, town)
+    assert any(len(fl.flags) > len(fl.pupils()) for fl in lists)  # S1 has pupils in two sections
+    for fl in lists:
+        data = stored_flag_list(sqlite_engine, fl.school_id, WEEK)
+        ids = [r["pupil_id"] for rows in data["sections"].values() for r in rows]
+        assert len(ids) == len(set(ids)) and set(ids) == {f.pupil_id for f in fl.flags}
+        for rows in data["sections"].values():
+            assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
+        # a pupil folded into an earlier section names the others as a badge
+        for section, rows in data["sections"].items():
+            for r in rows:
+                sections = {f.section for f in fl.flags if f.pupil_id == r["pupil_id"]}
+                assert sections == {section, *r["also"]}
+        # the CSV export has one row per pupil, too
+        import csv
+        import io
+
+        csv_ids = [r["pupil_id"] for r in csv.DictReader(io.StringIO(flag_list_csv(data)))]
+        assert sorted(csv_ids) == sorted(ids)
+        found = re.search(r": (\d+) early warnings .*, (\d+) statutory \(\d+ notification\), "
+                          r"(\d+) already concerning; (\d+) pupils listed, (\d+) new this week",
+                          fl.summary())
+        early, statutory, known, listed, new = map(int, found.groups())
+        assert listed == len(ids) == early + statutory + known
+        assert (early, statutory, known) == tuple(len(data["sections"][k]) for k in SECTIONS)
+        assert new == sum(r["new_this_week"] for rows in data["sections"].values() for r in rows)
+
+
+def test_without_a_champion_the_rules_sections_are_listed_and_early_warning_waits(
+        settings, sqlite_engine, champion, town):
+    lists = build_weekly_lists(settings, sqlite_engine, None, WEEK, inputs=town)
+    with_model = score_week(settings, town, champion.model, AS_OF).set_index("pupil_id")
+    s1 = stored_flag_list(sqlite_engine, "S1", WEEK)
+    assert s1["model_version"] is None and "waits for a promoted model" in s1["message"]
+    assert s1["sections"]["early_warning"] == []
+    statutory = {r["pupil_id"]: r["statutory_level"] for r in s1["sections"]["statutory"]}
+    assert statutory[NOTIFY] == "notification" and statutory[WARN] == "warning"
+    listed = set(statutory) | set(_ids(s1["sections"]["already_concerning"]))
+    concerning = set(with_model.index[with_model["already_concerning"]
+                                      & (with_model["school_id"] == "S1")])
+    assert concerning <= listed and KNOWN in listed
+    assert all(r["risk"] is None and r["band"] is None
+               for rows in s1["sections"].values() for r in rows)
+    assert "waits for a promoted model" in lists[0].summary()
+    assert _counts(sqlite_engine)["scores"] == 0  # nothing is stored as a score without a model

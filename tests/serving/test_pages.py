@@ -331,7 +331,12 @@ def test_model_page_shows_the_latest_monitoring_run(app, world):
     assert all(school in section for school in ("S1", "S2", "S3"))
     judged = result.psi[(result.psi["scope"] == "all") & result.psi["judged"].isna()
                         & result.psi["psi"].notna()]
-    assert f'<th scope="row">{judged.sort_values("psi").iloc[-1]["name"]}</th>' in section
+    from markupsafe import escape
+
+    from serving.pages.model_texts import feature_label
+
+    top = judged.sort_values("psi").iloc[-1]["name"]  # by the feature's Danish description
+    assert f'<th scope="row">{escape(feature_label(top, "da"))}</th>' in section
     assert not any(str(p) in section for p in world.town["pupils"]["pupil_id"])
 
 
