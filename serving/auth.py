@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, insert, select, update
 
 from model.errors import UserError
+from model.identifiers import id_problem
 from model.records import ROLES, tokens
 from model.store import schools
 
@@ -95,6 +96,8 @@ def create_token(engine: Engine, role: str, school_id: str | None = None,
         raise UserError(f"a {role} token needs --school ID")
     if role not in SCHOOL_ROLES and school_id:
         raise UserError(f"a {role} token sees every school: leave out --school")
+    if school_id is not None and (rule := id_problem(school_id, unicode_letters=True)):
+        raise UserError(f"--school {rule}")
     if name is not None and not NAME_PATTERN.match(name):
         raise UserError("--name must be 1-64 letters, digits or _ . : - (a token name, not a "
                         "person's name)")

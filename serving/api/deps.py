@@ -20,6 +20,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator
 from sqlalchemy import Engine, func, select
 
 from model.calendar import iso_week, school_year_of
@@ -29,7 +30,7 @@ from model.settings import Settings
 from serving import audit
 from serving.api.problems import ApiProblem, forbidden, not_found, role_forbidden, unauthorized
 from serving.api.risk import Enrolment, RiskService, StoreSnapshot
-from serving.api.schemas import RegisterPush
+from serving.api.schemas import RegisterPush, pupil_id_rule, school_id_rule
 from serving.auth import Principal, authenticate
 from serving.champion import ChampionHolder, ServedModel
 
@@ -153,10 +154,16 @@ Admin = Annotated[Principal, Depends(require_roles("admin"))]
 
 # -- scope: pupils, schools, flags ------------------------------------------------------------
 
+# Ids in paths follow the data contract's identifier rule (422 otherwise, before any lookup: a
+# NUL byte or a path separator never reaches the store).
 PupilIdPath = Annotated[str, Path(min_length=1, max_length=64,
                                    description="the pupil's id: a pseudonym or a CPR number "
-                                               "(pseudonymised before lookup)")]
-SchoolIdPath = Annotated[str, Path(min_length=1, max_length=64)]
+                                               "(pseudonymised before lookup); letters, digits "
+                                               "and - _ . : only, else 422"),
+                        AfterValidator(pupil_id_rule)]
+SchoolIdPath = Annotated[str, Path(min_length=1, max_length=64,
+                                   description="letters, digits and - _ . : only, else 422"),
+                         AfterValidator(school_id_rule)]
 
 
 def _refuse(principal: Principal, detail: str) -> ApiProblem:

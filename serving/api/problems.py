@@ -9,7 +9,6 @@ body, whatever the reason behind it.
 from __future__ import annotations
 
 import logging
-import re
 import traceback
 from typing import Any
 
@@ -19,12 +18,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from model.errors import UserError
+from model.identifiers import CPR_IN_TEXT, mask_cpr
 
 log = logging.getLogger("serving.api")
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "urn:fravaersradar:problem:"
-CPR_ANYWHERE = re.compile(r"\d{6}-?\d{4}")
+CPR_ANYWHERE = CPR_IN_TEXT  # on normalised text: see model.identifiers
 BEARER_CHALLENGE = 'Bearer realm="fravaersradar"'
 
 TITLES = {
@@ -71,8 +71,10 @@ def not_found(detail: str) -> ApiProblem:
 
 
 def masked(text: Any) -> str:
-    """A text fit for a response or a log line: anything shaped like a CPR number masked."""
-    return CPR_ANYWHERE.sub("<CPR number>", str(text))
+    """A text fit for a response or a log line: a CPR number in any notation masked (on the
+    decoded, normalised text: full-width digits, separators, NUL bytes or their escapes between
+    the digits do not hide one)."""
+    return mask_cpr(text)
 
 
 def template_of(request: Request) -> str:

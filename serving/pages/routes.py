@@ -19,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
+from pydantic import AfterValidator
 from sqlalchemy import select
 
 from model.calendar import iso_week, monday_of_week, school_year_of
@@ -29,6 +30,7 @@ from model.store import schools
 from serving import audit
 from serving.api.deps import enrolled_in_scope, flag_in_scope, refuse
 from serving.api.problems import ApiProblem, forbidden, not_found
+from serving.api.schemas import pupil_id_rule, school_id_rule
 from serving.auth import Principal, authenticate
 from serving.monitoring import latest_monitoring
 from serving.pages import charts, views
@@ -213,7 +215,7 @@ def switch_language(request: Request, to: Annotated[str, Query(pattern="^(da|en)
 
 # -- the week's list ---------------------------------------------------------------------------
 
-SchoolId = Annotated[str, Path(min_length=1, max_length=64)]
+SchoolId = Annotated[str, Path(min_length=1, max_length=64), AfterValidator(school_id_rule)]
 WeekQuery = Annotated[str | None, Query(pattern=r"^\d{4}-W\d{2}$")]
 
 
@@ -267,7 +269,8 @@ def _school_names(request: Request, principal: Principal) -> list[tuple[str, str
 
 @router.get("/schools")
 def choose_school(principal: PagePrincipal,
-                  school: Annotated[str, Query(min_length=1, max_length=64)]) -> Response:
+                  school: Annotated[str, Query(min_length=1, max_length=64),
+                                    AfterValidator(school_id_rule)]) -> Response:
     """The school picker of analysts and admins: go to that school's newest list."""
     return RedirectResponse(f"{PREFIX}/schools/{quote(school, safe='')}/flags", 303)
 
@@ -415,15 +418,18 @@ def find_pupil(request: Request, principal: PagePrincipal,
     appears in a URL, a browser history or a log."""
     check_form(request, csrf)
     raw = pupil_id.strip()
-    if not raw:
-        raise PageProblem(422, "invalid")
+    try:
+        pupil_id_rule(raw)
+    except ValueError:
+        raise PageProblem(422, "invalid") from None
     pseudonym = pseudonymise(raw, request.app.state.key)
     return RedirectResponse(f"{PREFIX}/pupils/{quote(pseudonym, safe='')}", 303)
 
 
 @router.get("/pupils/{pupil_id}", response_class=HTMLResponse)
 async def pupil_page(request: Request, principal: PagePrincipal,
-                     pupil_id: Annotated[str, Path(min_length=1, max_length=64)],
+                     pupil_id: Annotated[str, Path(min_length=1, max_length=64),
+                                         AfterValidator(pupil_id_rule)],
                      as_of: Annotated[date | None, Query()] = None) -> Response:
     """One pupil of the caller's scope: register calendar, weekly risk with concerns, reasons,
     the team's decisions and the decision form. Audited as the API's risk and history reads."""
