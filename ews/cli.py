@@ -95,6 +95,8 @@ def ingest(
     """Validate and load a folder in the data contract (all-or-nothing, idempotent)."""
     from serving.ingest import ingest_folder
 
+    if not folder.is_dir():  # before the store is opened: a typo creates no empty store
+        raise UserError(f"{folder} is not a folder (nothing imported)")
     result = ingest_folder(_settings(), _store(), folder, progress=progress and sys.stderr.isatty())
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
@@ -198,7 +200,7 @@ def flags(
     """Write the weekly flag lists, one per school, as CSV, Excel and printable HTML."""
     from serving.audit import EXPORT_FLAGS, record
     from serving.champion import load_champion
-    from serving.exports import export_flag_list
+    from serving.exports import export_flag_lists
     from serving.flags import LANGUAGES, build_weekly_lists, resolve_week, stored_flag_list
 
     if language not in LANGUAGES:
@@ -207,10 +209,11 @@ def flags(
     resolve_week(week)  # a bad week fails before the model is loaded
     engine = _store()
     lists = build_weekly_lists(settings, engine, load_champion(settings), week, school)
-    for flag_list in lists:
-        stored = stored_flag_list(engine, flag_list.school_id, flag_list.week, language)
-        paths = export_flag_list(stored, out, language, threshold=settings.concern_threshold,
-                                 horizon=settings.horizon_days, trailing=settings.trailing_days)
+    # One run's files are written to a temporary folder and moved into place together.
+    stored = [stored_flag_list(engine, fl.school_id, fl.week, language) for fl in lists]
+    written = export_flag_lists(stored, out, language, threshold=settings.concern_threshold,
+                                horizon=settings.horizon_days, trailing=settings.trailing_days)
+    for flag_list, paths in zip(lists, written, strict=True):
         record(engine, settings.secret_key(), actor="cli:flags", role="admin",
                action=EXPORT_FLAGS, school_id=flag_list.school_id,
                pupils=[f.pupil_id for f in flag_list.flags],
@@ -425,7 +428,12 @@ def model_card(
 
 
 def main() -> None:
-    """Console entry point."""
+    """Console entry point: everything the process creates is the owner's only (umask 077)."""
+    import os
+
+    from model.files import UMASK
+
+    os.umask(UMASK)
     app()
 
 

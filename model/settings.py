@@ -93,9 +93,9 @@ class Settings(BaseSettings):
     @property
     def home_dir(self) -> Path:
         """The state folder, created on first use."""
-        path = self.home.expanduser().resolve()
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        from model.files import private_dir
+
+        return private_dir(self.home.expanduser().resolve())
 
     @property
     def store_url(self) -> str:

@@ -31,6 +31,11 @@ def mlflow_client(settings: Settings):
     import mlflow
     from mlflow import MlflowClient
 
+    from model.files import private_dir, private_file, sqlite_file
+
+    if (path := sqlite_file(settings.tracking_uri)) is not None:
+        private_file(path)  # the registry holds evaluation figures per school: owner-only
+    private_dir(settings.artifact_root)
     mlflow.set_tracking_uri(settings.tracking_uri)
     client = MlflowClient(settings.tracking_uri)
     if client.get_experiment_by_name(EXPERIMENT) is None:
@@ -61,12 +66,19 @@ class TrainOutcome:
     report: Path
 
 
+INVENTED_VALUE = 0.123  # every feature of the input example: a made-up value, no pupil's
+
+
 def _input_example(result: TrainResult) -> pd.DataFrame:
-    """A synthetic row (per-feature medians of the training slice), not any pupil's data."""
+    """An invented row (every feature INVENTED_VALUE), never derived from a pupil: a median of
+    a few rows is one pupil's value. Nudged in the unlikely case a pupil's row is the same."""
     from model.features import FEATURE_NAMES
 
-    medians = result.test_frame[FEATURE_NAMES].median(numeric_only=True)
-    return pd.DataFrame([medians.fillna(0.0).astype(np.float32)])
+    row = np.full(len(FEATURE_NAMES), INVENTED_VALUE, np.float32)
+    seen = result.test_frame[FEATURE_NAMES].to_numpy(np.float32)
+    while len(seen) and (seen == row).all(axis=1).any():
+        row = row + np.float32(0.001)
+    return pd.DataFrame([row], columns=FEATURE_NAMES)
 
 
 def log_and_register(result: TrainResult, settings: Settings) -> TrainOutcome:

@@ -326,17 +326,17 @@ def _export(request: Request, principal: Principal, school_id: str, week: str | 
 @router.get("/schools/{school_id}/flags.xlsx")
 async def flag_list_excel(request: Request, principal: PagePrincipal, school_id: SchoolId,
                           week: WeekQuery = None) -> Response:
-    from serving.exports import flag_list_xlsx
+    from serving.exports import content_disposition, download_name, flag_list_xlsx
 
     def build():
         data, language = _export(request, principal, school_id, week, "xlsx")
         return data, flag_list_xlsx(data, language)
 
     data, body = await run_in_threadpool(build)
-    name = f"ugeliste-{data['school_id']}-{data['week']}.xlsx"
+    name = download_name("ugeliste", data["school_id"], data["week"], "xlsx")
     return security_headers(Response(body, media_type=(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-        headers={"Content-Disposition": f'attachment; filename="{name}"'}))
+        headers={"Content-Disposition": content_disposition(name)}))
 
 
 @router.get("/schools/{school_id}/flags/print", response_class=HTMLResponse)

@@ -196,7 +196,8 @@ def test_excel_download_is_the_stored_list_and_audited(app, world):
         answer = c.get(f"/pages/schools/S1/flags.xlsx?week={FLAG_WEEK}")
     assert answer.status_code == 200
     assert answer.headers["content-disposition"] == \
-        f'attachment; filename="ugeliste-S1-{FLAG_WEEK}.xlsx"'
+        (f'attachment; filename="ugeliste-S1-{FLAG_WEEK}.xlsx"; '
+         f"filename*=UTF-8''ugeliste-S1-{FLAG_WEEK}.xlsx")
     assert answer.content == flag_list_xlsx(stored_flag_list(world.engine, "S1", FLAG_WEEK))
     book = load_workbook(io.BytesIO(answer.content))
     assert book.sheetnames == ["Tidlig opsporing", "Lovkrav", "Allerede bekymrende"]
