@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from model.identifiers import cpr_digits, id_problem
 from model.records import DECISIONS, ROLES
@@ -30,6 +30,13 @@ def pupil_id_rule(value: str) -> str:
         if rule is not None:
             raise ValueError(f"pupil_id {rule} (letters, digits and - _ . : only, or a CPR "
                              "number)")
+    return value
+
+
+def _iso_date_only(value):
+    """A date is given as ISO text (2025-03-04), never as a number (0 would be 1970-01-01)."""
+    if value is not None and not isinstance(value, str | date):
+        raise ValueError("must be a date like 2025-03-04")
     return value
 
 
@@ -229,7 +236,8 @@ class ReviewIn(BaseModel):
         {"decision": "investigate", "decided_on": "2025-03-04"}]})
 
     decision: Literal[DECISIONS]  # type: ignore[valid-type]
-    decided_on: date | None = Field(None, description="default: today; never in the future")
+    decided_on: Annotated[date | None, BeforeValidator(_iso_date_only)] = Field(
+        None, description="default: today; between the list's Monday and today, else 422")
 
 
 class ReviewOut(BaseModel):
