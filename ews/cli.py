@@ -265,17 +265,24 @@ def token_create(
     name: Annotated[
         str | None, typer.Option(help="a name for the audit log (not a person's)")
     ] = None,
+    expires_in: Annotated[
+        str | None, typer.Option("--expires-in", help="valid for this long, e.g. 90d, 12h, 2w "
+                                                      "(default: until revoked)")
+    ] = None,
 ) -> None:
     """Print a new bearer token (shown once; only its hash is stored)."""
     from serving.audit import TOKEN_CREATE, record
-    from serving.auth import create_token
+    from serving.auth import create_token, parse_duration
 
+    lifetime = parse_duration(expires_in) if expires_in is not None else None
     engine = _store()
-    created = create_token(engine, role, school, name)
+    created = create_token(engine, role, school, name, lifetime)
     record(engine, _settings().secret_key(), actor="cli:token", role="admin", action=TOKEN_CREATE,
            school_id=created.school_id, detail={"token_id": created.id, "role": created.role})
+    expiry = f", expires {created.expires_at:%Y-%m-%d %H:%M} UTC" if created.expires_at else ""
     typer.echo(f"token {created.id} {created.name!r} ({created.role}"
-               f"{', school ' + created.school_id if created.school_id else ''})", err=True)
+               f"{', school ' + created.school_id if created.school_id else ''}{expiry})",
+               err=True)
     typer.echo(created.token)
 
 
@@ -296,13 +303,23 @@ def token_revoke(which: Annotated[str, typer.Argument(help="the token's id or na
 @token_app.command("list")
 @user_errors
 def token_list() -> None:
-    """List the tokens (id, name, role, school, created, revoked); never a secret."""
+    """List the tokens (id, name, role, school, created, revoked or expiry); never a secret."""
+    from datetime import UTC, datetime
+
     from serving.auth import list_tokens
 
+    now = datetime.now(UTC)
     for t in list_tokens(_store()):
-        revoked = f"revoked {t['revoked_at']:%Y-%m-%d %H:%M}" if t["revoked_at"] else "active"
+        if t["revoked_at"]:
+            state = f"revoked {t['revoked_at']:%Y-%m-%d %H:%M}"
+        elif t["expires_at"] and t["expires_at"] <= now:
+            state = f"expired {t['expires_at']:%Y-%m-%d %H:%M}"
+        elif t["expires_at"]:
+            state = f"active, expires {t['expires_at']:%Y-%m-%d %H:%M}"
+        else:
+            state = "active"
         typer.echo(f"{t['id']:>4}  {t['name']:<28} {t['role']:<8} {t['school_id'] or '-':<10} "
-                   f"created {t['created_at']:%Y-%m-%d %H:%M}  {revoked}")
+                   f"created {t['created_at']:%Y-%m-%d %H:%M}  {state}")
 
 
 @app.command()

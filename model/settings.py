@@ -81,6 +81,12 @@ class Settings(BaseSettings):
         "them, exclude them, or ignore the reviews",
     )
 
+    # -- issue 13: hardening (server-side sessions of the team pages) --
+    session_idle_minutes: int = Field(
+        60, ge=1, le=24 * 60, description="a page session ends after this long without a request")
+    session_max_hours: int = Field(
+        12, ge=1, le=7 * 24, description="a page session ends this long after login, in use or not")
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production":

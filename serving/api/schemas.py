@@ -344,6 +344,7 @@ class TokenInfo(BaseModel):
     school_id: str | None
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = None
 
 
 class TokenCreate(BaseModel):

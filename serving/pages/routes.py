@@ -31,7 +31,7 @@ from serving import audit
 from serving.api.deps import enrolled_in_scope, flag_in_scope, refuse
 from serving.api.problems import ApiProblem, forbidden, not_found
 from serving.api.schemas import pupil_id_rule, school_id_rule
-from serving.auth import Principal, authenticate
+from serving.auth import Principal, authenticate, open_session
 from serving.monitoring import latest_monitoring
 from serving.pages import charts, views
 from serving.pages.registry import ArtifactCache, fairness_by_group, registry_versions
@@ -43,6 +43,7 @@ from serving.pages.session import (
     check_form,
     clear_session,
     csrf_token,
+    current_session,
     local_path,
     page_principal,
     same_origin,
@@ -146,7 +147,7 @@ def page(request: Request, template: str, status: int = 200,
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     # The header names who is logged in; the body depends on the status and message only,
     # never on what was asked for (another school's pupil looks like an unknown one).
-    principal = authenticate(request.app.state.engine, session_token(request))
+    principal = current_session(request)
     return page(request, "page_error.html", status=status, principal=principal,
                 message=message, here=f"{PREFIX}/")
 
@@ -192,7 +193,7 @@ def login(request: Request, token: Annotated[str, Form(max_length=256)] = "",
         return page(request, "page_login.html", status=401, next=local_path(next, ""),
                     failed=True, bye=False)
     response = RedirectResponse(local_path(next, home_of(principal)), 303)
-    set_session(response, request, token.strip())
+    set_session(response, request, open_session(request.app.state.engine, principal))
     return security_headers(response)
 
 
