@@ -91,13 +91,17 @@ def demo_data(
 def ingest(
     folder: Annotated[Path, typer.Argument(help="folder with the data contract's files")],
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    force: Annotated[bool, typer.Option(
+        "--force", help="re-apply an earlier delivery even where a later one changed its rows")
+    ] = False,
 ) -> None:
     """Validate and load a folder in the data contract (all-or-nothing, idempotent)."""
     from serving.ingest import ingest_folder
 
     if not folder.is_dir():  # before the store is opened: a typo creates no empty store
         raise UserError(f"{folder} is not a folder (nothing imported)")
-    result = ingest_folder(_settings(), _store(), folder, progress=progress and sys.stderr.isatty())
+    result = ingest_folder(_settings(), _store(), folder, progress=progress and sys.stderr.isatty(),
+                           force=force)
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(result.summary())

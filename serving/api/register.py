@@ -80,7 +80,8 @@ def push_register(settings: Settings, engine: Engine, push: RegisterPush) -> dic
                             else repr(float(entry.absent_fraction)))
                 writer.writerow([pupil, push.date.isoformat(), entry.status, fraction])
         try:
-            result = ingest_folder(settings, engine, folder)
+            # A push is the school's newest word on its day, even if it repeats an older one.
+            result = ingest_folder(settings, engine, folder, force=True)
         except UserError as err:
             raise UserError([_entry_problem(p) for p in err.problems]) from None
     return {"school_id": push.school_id, "date": push.date, "entries": len(push.entries),
