@@ -99,7 +99,7 @@ def ingest(
     from serving.ingest import ingest_folder
 
     if not folder.is_dir():  # before the store is opened: a typo creates no empty store
-        raise UserError(f"{folder} is not a folder (nothing imported)")
+        raise UserError(f"{folder} is not a folder")
     result = ingest_folder(_settings(), _store(), folder, progress=progress and sys.stderr.isatty(),
                            force=force)
     for warning in result.warnings:

@@ -191,7 +191,8 @@ class PupilAt:
 def pupil_at(pupil_id: PupilIdPath, principal: Reader, service: ServiceDep,
              key: KeyDep, snap: SnapshotDep,
              as_of: Annotated[date | None, Query(
-                 description="default: the latest registered school day")] = None) -> PupilAt:
+                 description="default: the latest registered school day; a date in the future "
+                             "gets 422")] = None) -> PupilAt:
     """The pupil at the as-of date (its school year decides the school), if in scope."""
     if as_of is None:
         if snap.latest_day is None:
@@ -206,8 +207,9 @@ def pupil_at(pupil_id: PupilIdPath, principal: Reader, service: ServiceDep,
 def pupil_in_year(pupil_id: PupilIdPath, principal: Reader, service: ServiceDep,
                   key: KeyDep, snap: SnapshotDep,
                   school_year: Annotated[str | None, Query(
-                      pattern=r"^\d{4}/\d{2}$",
-                      description="e.g. 2024/25; default: that of the latest registered day")]
+                      pattern=r"^(19|20)\d{2}/\d{2}$",
+                      description="e.g. 2024/25 (the second year follows the first, else 422); "
+                                  "default: that of the latest registered day")]
                   = None) -> Enrolment:
     """The pupil's enrolment in a school year, if in scope."""
     if school_year is None:
@@ -232,8 +234,9 @@ class SchoolWeek:
 
 def school_week(school_id: SchoolIdPath, principal: TeamReader, engine: EngineDep,
                 week: Annotated[str | None, Query(
-                    pattern=r"^\d{4}-W\d{2}$",
-                    description="ISO week, e.g. 2025-W10; default: the school's newest list")]
+                    pattern=r"^(19|20)\d{2}-W(0[1-9]|[1-4]\d|5[0-3])$",
+                    description="ISO week, e.g. 2025-W10 (a week 53 the year lacks: 422); "
+                                "default: the school's newest list")]
                 = None) -> SchoolWeek:
     """A school's list week within the caller's scope; 403/404 as for pupils."""
     if not principal.sees_school(school_id):
