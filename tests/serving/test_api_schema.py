@@ -9,6 +9,8 @@ would revoke the session's own tokens.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -74,3 +76,72 @@ def test_the_api_conforms_to_its_schema(api_schema, world, operation, mode):
             assert response.status_code in ACCEPTED, (who, response.status_code, response.text)
 
     check()
+
+
+# -- every check (`st run --checks all`), for the analyst and team roles, on both stores ---------
+# (issue 13). The same configuration as the command line in docs/security.md: schemathesis.toml
+# at the repository's root. Bounded: a few examples an operation and mode, so the run over both
+# stores stays within a few minutes.
+
+CONFIG = Path(__file__).resolve().parents[2] / "schemathesis.toml"
+ROLES_ALL_CHECKS = ("analyst", "team-S1")
+
+
+@pytest.fixture(scope="module")
+def postgres_world(tmp_path_factory):
+    """The served municipality of `world`, its store on PostgreSQL (a schema of its own)."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from tests.conftest import _PG_PROBLEM, IN_CI, POSTGRES_URL
+    from tests.serving.conftest import build_world
+
+    if _PG_PROBLEM:
+        if IN_CI:
+            pytest.fail(_PG_PROBLEM + " (CI must run the PostgreSQL tests)")
+        pytest.skip(_PG_PROBLEM)
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    world = build_world(tmp_path_factory.mktemp("pg-api-home"),
+                        f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}")
+    yield world
+    world.engine.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_every_check_passes_for_analysts_and_teams(request, store):
+    from schemathesis.config import SchemathesisConfig
+
+    world = request.getfixturevalue("world" if store == "sqlite" else "postgres_world")
+    schema = schemathesis.openapi.from_asgi(
+        "/openapi.json", create_app(world.settings, poll_seconds=0, warm=False),
+        config=SchemathesisConfig.from_path(CONFIG))
+    operations = _operations(schema)
+    failures = []
+    for operation in OPERATIONS:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            if mode is GenerationMode.NEGATIVE and operation in WITHOUT_INPUT:
+                continue
+
+            @given(case=operations[operation].as_strategy(generation_mode=mode))
+            @settings(max_examples=3, deadline=None, derandomize=True, database=None,
+                      suppress_health_check=list(HealthCheck),
+                      phases=[Phase.explicit, Phase.generate])
+            def check(case):
+                for who in ROLES_ALL_CHECKS:
+                    response = case.call_and_validate(headers=world.headers(who))
+                    assert response.status_code < 500, (who, response.status_code)
+
+            try:
+                check()
+            except Exception as exc:  # noqa: BLE001 - gathered: one report for the whole run
+                failures.append(f"{operation[0]} {operation[1]} {mode.name}: "
+                                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+    assert failures == []
