@@ -892,6 +892,10 @@ class _Validator:
             too_long = np.array([len(v) > limit for v in coded.uniques], bool)
             self.problems.rows(src, too_long[coded.codes], column,
                                f"{column} is longer than {limit} characters")
+        control = np.array([any(ord(c) < 32 or 127 <= ord(c) < 160 for c in v)
+                            for v in coded.uniques], bool)
+        self.problems.rows(src, control[coded.codes], column,
+                           f"{column} holds a control character (a NUL byte, a tab, ...)")
         cpr = np.array([bool(CPR_IN_TEXT.search(normalised_text(v))) for v in coded.uniques],
                        bool)
         self.problems.rows(src, cpr[coded.codes], column,

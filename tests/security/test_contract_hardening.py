@@ -170,3 +170,11 @@ def test_the_duplicate_warning_names_the_line_of_the_first_copy(tmp_path, stream
     last = len(town["attendance"]) + 1
     d = load(town.write(tmp_path), KEY)
     assert any(f"first on line 2, repeated on line {last}" in w for w in d.warnings), d.warnings
+
+
+def test_a_control_character_in_a_school_name_is_rejected(tmp_path):
+    town = small_municipality(pupils=6, schools=2, weeks=1)
+    town["schools"].loc[0, "name"] = "Øst\x00skolen"
+    problems = problems_of(town.write(tmp_path))
+    assert any(p.file == "schools.csv" and p.line == 2 and p.column == "name"
+               and "control character" in p.rule for p in problems)

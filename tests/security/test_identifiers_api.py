@@ -64,3 +64,18 @@ def test_the_log_mask_sees_a_cpr_number_split_by_a_nul():
                  "24.04.18 9705", "240418_9705"):
         assert "9705" not in masked(text), text
     assert masked("batch 12 of 2024-11-04") == "batch 12 of 2024-11-04"
+
+
+def test_an_unexpected_error_is_logged_with_the_cpr_number_masked(caplog):
+    from starlette.requests import Request
+
+    from serving.api.problems import internal_error
+
+    request = Request({"type": "http", "method": "GET", "path": "/v1/x", "headers": [],
+                       "query_string": b""})
+    with caplog.at_level("ERROR", logger="serving.api"):
+        try:
+            raise ValueError(repr("240418\x009705"))
+        except ValueError as exc:
+            internal_error(request, exc)
+    assert caplog.records and "9705" not in caplog.text and "<CPR number>" in caplog.text
