@@ -188,6 +188,9 @@ def list_tokens(engine: Engine, include_revoked: bool = True) -> list[dict]:
 # -- server-side sessions of the team pages (issue 13) -------------------------------------------
 
 
+SESSION_LIMIT = timedelta(days=7)  # the largest EWS_SESSION_MAX_HOURS
+
+
 def _session_hash(session_id: str) -> str:
     return hashlib.sha256(b"session:" + session_id.encode("utf-8")).hexdigest()
 
@@ -198,6 +201,9 @@ def open_session(engine: Engine, principal: Principal) -> str:
     session_id = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     with engine.begin() as conn:
+        # sessions nobody came back to: past the longest absolute limit Settings allows
+        conn.execute(delete(page_sessions).where(
+            page_sessions.c.created_at < now - SESSION_LIMIT))
         conn.execute(insert(page_sessions).values(
             session_hash=_session_hash(session_id), token_id=principal.token_id, created_at=now,
             last_seen_at=now))

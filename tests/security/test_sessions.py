@@ -140,3 +140,11 @@ def test_token_create_expires_in_and_token_list(tmp_path):
     assert "expires" not in next(line for line in listed if "forever" in line)
     bad = run(["token", "create", "--role", "admin", "--expires-in", "soon"], env, code=2)
     assert "--expires-in must look like 90d" in bad.stderr
+
+
+def test_sessions_nobody_came_back_to_are_swept_at_the_next_login(bare):
+    login(bare)
+    _age_session(bare, created={"days": 8}, seen={"days": 8})
+    login(bare)
+    with bare.engine.connect() as conn:
+        assert len(conn.execute(select(page_sessions)).all()) == 1
