@@ -25,10 +25,13 @@ CPR_SEPARATORS = " ._-"
 ID_RULE = ("1-64 characters: letters, digits and - _ . : only, not starting with = + - @ "
            "(data contract, Identifiers)")
 
-# Ten digits with separators (space . _ - /, control characters, or escapes such as \x00 as a log
-# line writes them) between any of them: a CPR number in any notation, once the text is normalised.
-_GAP = r"(?:[\s._\-/\x00-\x1f\x7f]|\\x[0-9a-fA-F]{2}|\\u[0-9a-fA-F]{4}|\\0)*"
-CPR_IN_TEXT = re.compile(r"(?<!\d)\d(?:" + _GAP + r"\d){9}(?!\d)")
+# A CPR number in any notation, once the text is normalised: DD MM YY SSSS with a short gap (up to
+# three separators: space . _ - /, control characters, or escapes such as \x00 as a log line
+# writes them) allowed where the notations put one. A date and a time (2024-11-04 12:30) do not
+# fit the groups, so they stay readable.
+_GAP = r"(?:[\s._\-/\x00-\x1f\x7f]|\\x[0-9a-fA-F]{2}|\\u[0-9a-fA-F]{4}|\\0){0,3}"
+CPR_IN_TEXT = re.compile(r"(?<!\d)\d{2}" + _GAP + r"\d{2}" + _GAP + r"\d{2}" + _GAP
+                         + r"\d" + _GAP + r"\d{3}(?!\d)|\d{10,}")  # and any long digit run
 
 
 def normalised_text(text: str) -> str:

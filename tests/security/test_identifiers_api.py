@@ -79,3 +79,11 @@ def test_an_unexpected_error_is_logged_with_the_cpr_number_masked(caplog):
         except ValueError as exc:
             internal_error(request, exc)
     assert caplog.records and "9705" not in caplog.text and "<CPR number>" in caplog.text
+
+
+def test_the_mask_keeps_dates_and_times_readable():
+    from serving.api.problems import masked
+
+    for text in ("2024-11-04 12:30:01", "from 2024-11-04 to 2024-11-08", "week 2024-W46"):
+        assert masked(text) == text
+    assert "1235" not in masked("id 15.04.05 - 1235 and 0150405123599")
