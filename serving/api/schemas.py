@@ -354,6 +354,9 @@ class TokenCreate(BaseModel):
     role: Literal[ROLES]  # type: ignore[valid-type]
     school_id: SchoolIdText | None = Field(None, max_length=64)
     name: str | None = Field(None, max_length=64)
+    expires_in_days: int | None = Field(None, ge=1, le=3650,
+                                        description="valid for this many days (default: until "
+                                                    "revoked)")
 
 
 class TokenCreated(BaseModel):
@@ -368,6 +371,7 @@ class TokenCreated(BaseModel):
     role: str
     school_id: str | None
     token: str
+    expires_at: datetime | None = None
 
 
 Problem.model_rebuild()

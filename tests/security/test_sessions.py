@@ -148,3 +148,12 @@ def test_sessions_nobody_came_back_to_are_swept_at_the_next_login(bare):
     login(bare)
     with bare.engine.connect() as conn:
         assert len(conn.execute(select(page_sessions)).all()) == 1
+
+
+def test_an_api_token_may_be_created_with_an_expiry(bare):
+    r = bare.client.post("/v1/tokens", json={"role": "analyst", "name": "month",
+                                             "expires_in_days": 30},
+                         headers=bare.headers("admin"))
+    assert r.status_code == 201, r.text
+    expires = datetime.fromisoformat(r.json()["expires_at"])
+    assert timedelta(days=29) < expires - datetime.now(UTC) <= timedelta(days=30)
