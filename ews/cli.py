@@ -96,11 +96,17 @@ def demo_data(
 def ingest(
     folder: Annotated[Path, typer.Argument(help="folder with the data contract's files")],
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    force: Annotated[bool, typer.Option(
+        "--force", help="re-apply an earlier delivery even where a later one changed its rows")
+    ] = False,
 ) -> None:
     """Validate and load a folder in the data contract (all-or-nothing, idempotent)."""
     from serving.ingest import ingest_folder
 
-    result = ingest_folder(_settings(), _store(), folder, progress=progress and sys.stderr.isatty())
+    if not folder.is_dir():  # before the store is opened: a typo creates no empty store
+        raise UserError(f"{folder} is not a folder")
+    result = ingest_folder(_settings(), _store(), folder, progress=progress and sys.stderr.isatty(),
+                           force=force)
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(result.summary())
@@ -217,7 +223,7 @@ def flags(
     """Write the weekly flag lists, one per school, as CSV, Excel and printable HTML."""
     from serving.audit import EXPORT_FLAGS, record
     from serving.champion import load_champion
-    from serving.exports import export_flag_list
+    from serving.exports import export_flag_lists
     from serving.flags import LANGUAGES, build_weekly_lists, resolve_week, stored_flag_list
 
     if language not in LANGUAGES:
@@ -233,10 +239,11 @@ def flags(
         champion = None
         typer.echo(f"note: {WAITS_FOR_MODEL}", err=True)
     lists = build_weekly_lists(settings, engine, champion, week, school)
-    for flag_list in lists:
-        stored = stored_flag_list(engine, flag_list.school_id, flag_list.week, language)
-        paths = export_flag_list(stored, out, language, threshold=settings.concern_threshold,
-                                 horizon=settings.horizon_days, trailing=settings.trailing_days)
+    # One run's files are written to a temporary folder and moved into place together.
+    stored = [stored_flag_list(engine, fl.school_id, fl.week, language) for fl in lists]
+    written = export_flag_lists(stored, out, language, threshold=settings.concern_threshold,
+                                horizon=settings.horizon_days, trailing=settings.trailing_days)
+    for flag_list, paths in zip(lists, written, strict=True):
         record(engine, settings.secret_key(), actor="cli:flags", role="admin",
                action=EXPORT_FLAGS, school_id=flag_list.school_id,
                pupils=flag_list.pupils(),
@@ -288,17 +295,24 @@ def token_create(
     name: Annotated[
         str | None, typer.Option(help="a name for the audit log (not a person's)")
     ] = None,
+    expires_in: Annotated[
+        str | None, typer.Option("--expires-in", help="valid for this long, e.g. 90d, 12h, 2w "
+                                                      "(default: until revoked)")
+    ] = None,
 ) -> None:
     """Print a new bearer token (shown once; only its hash is stored)."""
     from serving.audit import TOKEN_CREATE, record
-    from serving.auth import create_token
+    from serving.auth import create_token, parse_duration
 
+    lifetime = parse_duration(expires_in) if expires_in is not None else None
     engine = _store()
-    created = create_token(engine, role, school, name)
+    created = create_token(engine, role, school, name, lifetime)
     record(engine, _settings().secret_key(), actor="cli:token", role="admin", action=TOKEN_CREATE,
            school_id=created.school_id, detail={"token_id": created.id, "role": created.role})
+    expiry = f", expires {created.expires_at:%Y-%m-%d %H:%M} UTC" if created.expires_at else ""
     typer.echo(f"token {created.id} {created.name!r} ({created.role}"
-               f"{', school ' + created.school_id if created.school_id else ''})", err=True)
+               f"{', school ' + created.school_id if created.school_id else ''}{expiry})",
+               err=True)
     typer.echo(created.token)
 
 
@@ -319,13 +333,23 @@ def token_revoke(which: Annotated[str, typer.Argument(help="the token's id or na
 @token_app.command("list")
 @user_errors
 def token_list() -> None:
-    """List the tokens (id, name, role, school, created, revoked); never a secret."""
+    """List the tokens (id, name, role, school, created, revoked or expiry); never a secret."""
+    from datetime import UTC, datetime
+
     from serving.auth import list_tokens
 
+    now = datetime.now(UTC)
     for t in list_tokens(_store()):
-        revoked = f"revoked {t['revoked_at']:%Y-%m-%d %H:%M}" if t["revoked_at"] else "active"
+        if t["revoked_at"]:
+            state = f"revoked {t['revoked_at']:%Y-%m-%d %H:%M}"
+        elif t["expires_at"] and t["expires_at"] <= now:
+            state = f"expired {t['expires_at']:%Y-%m-%d %H:%M}"
+        elif t["expires_at"]:
+            state = f"active, expires {t['expires_at']:%Y-%m-%d %H:%M}"
+        else:
+            state = "active"
         typer.echo(f"{t['id']:>4}  {t['name']:<28} {t['role']:<8} {t['school_id'] or '-':<10} "
-                   f"created {t['created_at']:%Y-%m-%d %H:%M}  {revoked}")
+                   f"created {t['created_at']:%Y-%m-%d %H:%M}  {state}")
 
 
 @app.command()
@@ -455,7 +479,12 @@ from ews import models as _models  # noqa: E402,F401 - registers its commands on
 
 
 def main() -> None:
-    """Console entry point."""
+    """Console entry point: everything the process creates is the owner's only (umask 077)."""
+    import os
+
+    from model.files import UMASK
+
+    os.umask(UMASK)
     app()
 
 

@@ -42,6 +42,7 @@ import pandas as pd
 
 from model.calendar import school_year_label, weekday
 from model.errors import Problem, UserError
+from model.identifiers import CPR_IN_TEXT, cpr_digits, id_problem, mask_cpr, normalised_text
 from model.pseudonym import parse_cpr, pseudonymise
 from model.store import FRACTION_SCALE, STATUS_CODES, STRIP_DAYS
 
@@ -136,15 +137,15 @@ FREE_TEXT_WORDS = frozenset({
 BOOLEANS = {"true": True, "false": False, "1": True, "0": False, "ja": True, "nej": False,
             "yes": True, "no": False, "": None}
 
-CPR_SHAPE = re.compile(r"^\d{6}-?\d{4}$")
-CPR_ANYWHERE = re.compile(r"\d{6}-?\d{4}")
+CPR_SHAPE = re.compile(r"^\d{6}-?\d{4}$")  # the plain notations; `cpr_digits` takes them all
+CPR_ANYWHERE = CPR_IN_TEXT
 ISO_DATE = r"\d{4}-\d{2}-\d{2}"
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def shown(value: object) -> str:
     """A value fit for a message: quoted, shortened, and anything shaped like a CPR masked."""
-    text = CPR_ANYWHERE.sub("<CPR number>", str(value))
+    text = mask_cpr(value)
     if len(text) > 40:
         text = text[:37] + "..."
     return repr(text)
@@ -575,7 +576,7 @@ def _pseudonymise(column: pd.Series, key: bytes, cache: dict | None = None) -> P
         return None if len(column) else PupilIds(*_empty_ids())
     coded = _coded(column)
     raw = coded.uniques
-    shaped = np.array([bool(CPR_SHAPE.match(v)) for v in raw], bool)
+    shaped = np.array([cpr_digits(v) is not None for v in raw], bool)
     values = raw.copy()
     born = np.full(len(raw), np.datetime64("NaT"), "datetime64[D]")
     gender = np.full(len(raw), "", object)
@@ -884,14 +885,35 @@ class _Validator:
         self.problems.rows(src, blank, column, f"{column} is required")
         return blank
 
-    def _text(self, src: SourceFile, coded: _Coded, column: str, limit: int = ID_LENGTH) -> None:
-        """A stored text: not too long for the store, and never a CPR number."""
-        too_long = np.array([len(v) > limit for v in coded.uniques], bool)
-        self.problems.rows(src, too_long[coded.codes], column,
-                           f"{column} is longer than {limit} characters")
-        cpr = np.array([bool(CPR_ANYWHERE.search(v)) for v in coded.uniques], bool)
+    def _text(self, src: SourceFile, coded: _Coded, column: str, limit: int | None = None) -> None:
+        """A stored text: not too long for the store (ids: the identifier rule checks the
+        length), and never a CPR number."""
+        if limit is not None:
+            too_long = np.array([len(v) > limit for v in coded.uniques], bool)
+            self.problems.rows(src, too_long[coded.codes], column,
+                               f"{column} is longer than {limit} characters")
+        control = np.array([any(ord(c) < 32 or 127 <= ord(c) < 160 for c in v)
+                            for v in coded.uniques], bool)
+        self.problems.rows(src, control[coded.codes], column,
+                           f"{column} holds a control character (a NUL byte, a tab, ...)")
+        cpr = np.array([bool(CPR_IN_TEXT.search(normalised_text(v))) for v in coded.uniques],
+                       bool)
         self.problems.rows(src, cpr[coded.codes], column,
                            f"{column} looks like a CPR number: only pupil_id may hold one")
+
+    def _identifier(self, src: SourceFile, coded: _Coded, column: str,
+                    unicode_letters: bool = False, echo: bool = False) -> np.ndarray:
+        """The identifier rule (model.identifiers) on a non-blank id column; the row mask of
+        broken ids. A pupil id is never echoed; another id is, masked by `shown`."""
+        rules = [id_problem(v, unicode_letters=unicode_letters) if v != "" else None
+                 for v in coded.uniques]
+        bad = np.array([r is not None for r in rules], bool)
+        mask = bad[coded.codes]
+        self.problems.rows(src, mask, column, lambda pos: (
+            f"{column}{' ' + shown(coded.uniques[coded.codes[pos]]) if echo else ''} "
+            f"{rules[coded.codes[pos]]} (ids: letters, digits and - _ . : only, 1-{ID_LENGTH} "
+            "characters)"))
+        return mask
 
     def _pupil(self, src: SourceFile) -> tuple[np.ndarray, np.ndarray]:
         """Row masks (blank or malformed id, unknown pupil) for a file's pupil_id column."""
@@ -901,10 +923,9 @@ class _Validator:
                            "give a valid CPR number or a pseudonymous id")
         blank = ids.blank_rows()
         self.problems.rows(src, blank, "pupil_id", "pupil_id is required")
-        too_long = np.array([len(v) > ID_LENGTH for v in ids.values], bool)
-        self.problems.rows(src, too_long[ids.codes], "pupil_id",
-                           f"pupil_id is longer than {ID_LENGTH} characters")
-        blank = blank | too_long[ids.codes]
+        checked = np.where(ids.bad_cpr, "", ids.values).astype(object)
+        broken = self._identifier(src, _Coded(ids.codes, checked), "pupil_id")
+        blank = blank | broken
         invalid = blank | ids.bad_cpr[ids.codes]
         if src.spec.name == "pupils":
             return invalid, np.zeros(len(src), bool)
@@ -951,9 +972,15 @@ class _Validator:
         if identical.any():
             n = int(identical.sum())
             self.collapsed += n
-            line = int(src.frame.index[order[identical][0]])
+            # Named by the earliest copy in the file and the row that repeats it (the key
+            # order of `order` says nothing about lines).
+            lines = np.asarray(src.frame.index)
+            copy_lines = lines[order[identical]]
+            at = int(np.argmin(copy_lines))
+            original = int(lines[first[identical][at]])
             self.warnings.append(f"{src.display}: {n} identical duplicate row{'s' if n > 1 else ''}"
-                                 f" collapsed (first on line {line})")
+                                 f" collapsed (first on line {original}, repeated on line "
+                                 f"{int(copy_lines[at])})")
         mask = np.zeros(len(key), bool)
         mask[order[conflict]] = True
         first_of = dict(zip(order[conflict].tolist(), first[conflict].tolist(), strict=True))
@@ -974,6 +1001,7 @@ class _Validator:
         school, name = _coded(src.frame["school_id"]), _coded(src.frame["name"])
         blank = self._required(src, school, "school_id")
         self._required(src, name, "name")
+        blank |= self._identifier(src, school, "school_id", unicode_letters=True, echo=True)
         self._text(src, school, "school_id")
         self._text(src, name, "name", NAME_LENGTH)
         typed = pd.DataFrame({"school_id": school.rows(), "name": name.rows()})
@@ -1011,7 +1039,11 @@ class _Validator:
         invalid, unknown = self._pupil(src)
         school = _coded(f["school_id"])
         bad = invalid | unknown | self._required(src, school, "school_id")
+        bad_school = self._identifier(src, school, "school_id", unicode_letters=True, echo=True)
+        bad |= bad_school
         unknown_school = ~pd.Index(school.uniques).isin(school_ids) & (school.uniques != "")
+        unknown_school &= ~np.array([id_problem(v, unicode_letters=True) is not None
+                                     for v in school.uniques], bool)
         bad |= self.problems.values(src, school, unknown_school, "school_id",
                                     "unknown school {value}: not in schools.csv (nor in the store)")
         year = _coded(f["school_year"])
@@ -1028,6 +1060,7 @@ class _Validator:
         bad |= self.problems.values(src, grade, bad_grade, "grade",
                                     "grade must be a whole number from 0 to 10, not {value}")
         klass = _coded(f.get("class_id"), n)
+        bad |= self._identifier(src, klass, "class_id", unicode_letters=True, echo=True)
         self._text(src, klass, "class_id")
         needs = _coded(f.get("special_needs"), n)
         needs_lower = np.array([v.lower() for v in needs.uniques], object)
@@ -1193,6 +1226,7 @@ class _Validator:
         f, n = src.frame, len(src)
         klass = _coded(f["class_id"])
         bad = self._required(src, klass, "class_id")
+        bad |= self._identifier(src, klass, "class_id", unicode_letters=True, echo=True)
         self._text(src, klass, "class_id")
         year = _coded(f["school_year"])
         bad |= self._required(src, year, "school_year")

@@ -1,7 +1,10 @@
 """CPR numbers are replaced at the door by a keyed pseudonym (HMAC-SHA256) and never kept.
 
-A CPR number is DDMMYY-SSSS or DDMMYYSSSS; the 7th digit with YY gives the century, and an odd
-last digit means male. The modulus-11 check is not guaranteed since 2007, so it is never used.
+A CPR number is DDMMYY-SSSS or DDMMYYSSSS, or any other notation of the ten digits (a space, dots or
+an underscore between the groups, full-width or other Unicode digits): it is normalised first
+(`model.identifiers.cpr_digits`), then hashed, so every notation gets the same pseudonym. The 7th
+digit with YY gives the century, and an odd last digit means male. The modulus-11 check is not
+guaranteed since 2007, so it is never used.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+
+from model.identifiers import cpr_digits
 
 CPR_PATTERN = re.compile(r"^(\d{2})(\d{2})(\d{2})-?(\d)(\d{3})$")
 PSEUDONYM_PREFIX = "p-"
@@ -30,7 +35,8 @@ def century(yy: int, seventh: int) -> int:
 
 def parse_cpr(value: str) -> tuple[date, str] | None:
     """Birth date and gender ('F'/'M') of a CPR number, or None if `value` is not one."""
-    m = CPR_PATTERN.match(value.strip())
+    digits = cpr_digits(value)
+    m = CPR_PATTERN.match(digits) if digits else None
     if not m:
         return None
     dd, mm, yy, seventh, rest = (int(g) for g in m.groups())
@@ -46,11 +52,11 @@ def is_cpr(value: str) -> bool:
 
 
 def pseudonymise(value: str, key: bytes) -> str:
-    """The pseudonym of a CPR number (hyphen or not gives the same); other ids pass unchanged."""
+    """The pseudonym of a CPR number (every notation gives the same); other ids pass unchanged."""
     value = value.strip()
     if not is_cpr(value):
         return value
-    digits = value.replace("-", "")
+    digits = cpr_digits(value)
     digest = hmac.new(key, digits.encode(), hashlib.sha256).hexdigest()
     return PSEUDONYM_PREFIX + digest[:20]
 

@@ -108,6 +108,7 @@ tokens = Table(
     Column("name", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
+    Column("expires_at", DateTime(timezone=True)),  # issue 13: None = until revoked
 )
 
 audit_log = Table(
@@ -127,3 +128,17 @@ audit_log = Table(
 def audit_marker(pupil_id: str, key: bytes) -> str:
     """One-way marker of a pupil's pseudonym for the audit log (HMAC, domain-separated)."""
     return "a-" + hmac.new(key, b"audit:" + pupil_id.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+# -- issue 13: server-side sessions of the team pages (revision 0004) ---------------------------
+# The pages' cookie holds a random session id; the store keeps only its SHA-256 and the token it
+# stands for. Logout deletes the row; sessions end after an idle and an absolute limit.
+page_sessions = Table(
+    "page_sessions",
+    metadata,
+    Column("session_hash", String(64), primary_key=True),
+    Column("token_id", Integer, ForeignKey("tokens.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+)

@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     gate_champion_tolerance: float = Field(
         0.0, ge=0, le=1, description="how far below the champion's precision a new version may be")
 
+    # -- issue 13: hardening (server-side sessions of the team pages) --
+    session_idle_minutes: int = Field(
+        60, ge=1, le=24 * 60, description="a page session ends after this long without a request")
+    session_max_hours: int = Field(
+        12, ge=1, le=7 * 24, description="a page session ends this long after login, in use or not")
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production":
@@ -105,9 +111,9 @@ class Settings(BaseSettings):
     @property
     def home_dir(self) -> Path:
         """The state folder, created on first use."""
-        path = self.home.expanduser().resolve()
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        from model.files import private_dir
+
+        return private_dir(self.home.expanduser().resolve())
 
     @property
     def store_url(self) -> str:

@@ -133,7 +133,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - tr
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for the store URL; SQLite gets foreign keys and WAL."""
+    """An engine for the store URL; SQLite gets foreign keys and WAL, and its file is created
+    owner-only (its -wal and -shm files take the same mode)."""
+    from model.files import private_file, sqlite_file
+
+    if (path := sqlite_file(url)) is not None:
+        private_file(path)
     engine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -20,12 +20,13 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 
 from model.errors import UserError
-from model.records import ROLES, tokens
+from model.identifiers import id_problem
+from model.records import ROLES, page_sessions, tokens
 from model.store import schools
 
 SCHOOL_ROLES = ("school", "team")  # roles scoped to one school
@@ -66,12 +67,38 @@ def authenticate(engine: Engine, token: str | None) -> Principal | None:
     with engine.connect() as conn:
         row = conn.execute(
             select(tokens.c.id, tokens.c.token_hash, tokens.c.name, tokens.c.role,
-                   tokens.c.school_id, tokens.c.revoked_at).where(tokens.c.token_hash == digest)
+                   tokens.c.school_id, tokens.c.revoked_at, tokens.c.expires_at)
+            .where(tokens.c.token_hash == digest)
         ).first()
     # The index finds the row; the comparison that decides runs in constant time.
     if row is None or not hmac.compare_digest(row.token_hash, digest) or row.revoked_at is not None:
         return None
+    if _expired(row.expires_at):
+        return None
     return Principal(int(row.id), row.name, row.role, row.school_id)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """SQLite gives naive datetimes back; they were stored in UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+def _expired(expires_at: datetime | None, now: datetime | None = None) -> bool:
+    return expires_at is not None and _utc(expires_at) <= (now or datetime.now(UTC))
+
+
+DURATION = re.compile(r"^\s*(\d{1,5})\s*([hdw])\s*$")
+UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def parse_duration(text: str) -> timedelta:
+    """'90d', '12h' or '2w' as a timedelta; UserError for anything else (or zero)."""
+    m = DURATION.match(text or "")
+    if not m or int(m.group(1)) == 0:
+        raise UserError(f"--expires-in must look like 90d, 12h or 2w, not {text!r}")
+    return int(m.group(1)) * UNITS[m.group(2)]
 
 
 @dataclass(frozen=True)
@@ -83,23 +110,28 @@ class CreatedToken:
     name: str
     role: str
     school_id: str | None
+    expires_at: datetime | None = None
 
 
 def create_token(engine: Engine, role: str, school_id: str | None = None,
-                 name: str | None = None) -> CreatedToken:
-    """Create a token; UserError for an unknown role, a missing or unknown school for school and
-    team tokens, a school given for analyst and admin, or a name already in use."""
+                 name: str | None = None, expires_in: timedelta | None = None) -> CreatedToken:
+    """Create a token, valid until revoked or, with `expires_in`, until then; UserError for an
+    unknown role, a missing or unknown school for school and team tokens, a school given for
+    analyst and admin, or a name already in use."""
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if role in SCHOOL_ROLES and not school_id:
         raise UserError(f"a {role} token needs --school ID")
     if role not in SCHOOL_ROLES and school_id:
         raise UserError(f"a {role} token sees every school: leave out --school")
+    if school_id is not None and (rule := id_problem(school_id, unicode_letters=True)):
+        raise UserError(f"--school {rule}")
     if name is not None and not NAME_PATTERN.match(name):
         raise UserError("--name must be 1-64 letters, digits or _ . : - (a token name, not a "
                         "person's name)")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = datetime.now(UTC)
+    expires_at = now + expires_in if expires_in is not None else None
     with engine.begin() as conn:
         known = conn.execute(select(schools.c.school_id).where(
             schools.c.school_id == school_id)).first() is not None
@@ -115,8 +147,8 @@ def create_token(engine: Engine, role: str, school_id: str | None = None,
                             "name")
         token_id = conn.execute(insert(tokens).values(
             token_hash=token_hash(secret), role=role, school_id=school_id, name=name,
-            created_at=now)).inserted_primary_key[0]
-    return CreatedToken(secret, int(token_id), name, role, school_id)
+            created_at=now, expires_at=expires_at)).inserted_primary_key[0]
+    return CreatedToken(secret, int(token_id), name, role, school_id, expires_at)
 
 
 def revoke_token(engine: Engine, which: str) -> list[int]:
@@ -133,19 +165,82 @@ def revoke_token(engine: Engine, which: str) -> list[int]:
         if len(ids) > 1:
             raise UserError(f"{which!r} names {len(ids)} tokens: revoke by id")
         conn.execute(update(tokens).where(tokens.c.id.in_(ids)).values(revoked_at=datetime.now(UTC)))
+        conn.execute(delete(page_sessions).where(page_sessions.c.token_id.in_(ids)))
     return ids
 
 
 def list_tokens(engine: Engine, include_revoked: bool = True) -> list[dict]:
-    """Every token's id, name, role, school, created and revoked times; never a secret or hash."""
+    """Every token's id, name, role, school, created, revoked and expiry times; never a secret
+    or hash."""
     query = select(tokens.c.id, tokens.c.name, tokens.c.role, tokens.c.school_id,
-                   tokens.c.created_at, tokens.c.revoked_at).order_by(tokens.c.id)
+                   tokens.c.created_at, tokens.c.revoked_at,
+                   tokens.c.expires_at).order_by(tokens.c.id)
     if not include_revoked:
         query = query.where(tokens.c.revoked_at.is_(None))
     with engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(query).all()]
     for row in rows:  # SQLite gives naive datetimes back; they were stored in UTC
-        for key in ("created_at", "revoked_at"):
-            if row[key] is not None and row[key].tzinfo is None:
-                row[key] = row[key].replace(tzinfo=UTC)
+        for key in ("created_at", "revoked_at", "expires_at"):
+            row[key] = _utc(row[key])
     return rows
+
+
+# -- server-side sessions of the team pages (issue 13) -------------------------------------------
+
+
+SESSION_LIMIT = timedelta(days=7)  # the largest EWS_SESSION_MAX_HOURS
+
+
+def _session_hash(session_id: str) -> str:
+    return hashlib.sha256(b"session:" + session_id.encode("utf-8")).hexdigest()
+
+
+def open_session(engine: Engine, principal: Principal) -> str:
+    """A new page session for the token: a random id (for the cookie); the store keeps only its
+    hash and the token it stands for, so the cookie is never a bearer token of the API."""
+    session_id = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        # sessions nobody came back to: past the longest absolute limit Settings allows
+        conn.execute(delete(page_sessions).where(
+            page_sessions.c.created_at < now - SESSION_LIMIT))
+        conn.execute(insert(page_sessions).values(
+            session_hash=_session_hash(session_id), token_id=principal.token_id, created_at=now,
+            last_seen_at=now))
+    return session_id
+
+
+def session_principal(engine: Engine, session_id: str | None, idle: timedelta,
+                      absolute: timedelta, now: datetime | None = None) -> Principal | None:
+    """The principal of a live session (its token unrevoked and unexpired, seen within `idle`,
+    opened within `absolute`), or None; a dead session is deleted, a live one marked seen."""
+    if not session_id or len(session_id) > 256:
+        return None
+    now = now or datetime.now(UTC)
+    digest = _session_hash(session_id)
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(page_sessions.c.session_hash, page_sessions.c.created_at,
+                   page_sessions.c.last_seen_at, tokens.c.id, tokens.c.name, tokens.c.role,
+                   tokens.c.school_id, tokens.c.revoked_at, tokens.c.expires_at)
+            .join(tokens, tokens.c.id == page_sessions.c.token_id)
+            .where(page_sessions.c.session_hash == digest)).first()
+        if row is None or not hmac.compare_digest(row.session_hash, digest):
+            return None
+        dead = (row.revoked_at is not None or _expired(row.expires_at, now)
+                or _utc(row.last_seen_at) + idle <= now or _utc(row.created_at) + absolute <= now)
+        if dead:
+            conn.execute(delete(page_sessions).where(page_sessions.c.session_hash == digest))
+            return None
+        if now - _utc(row.last_seen_at) > timedelta(seconds=30):  # not a write per page view
+            conn.execute(update(page_sessions).where(page_sessions.c.session_hash == digest)
+                         .values(last_seen_at=now))
+    return Principal(int(row.id), row.name, row.role, row.school_id)
+
+
+def close_session(engine: Engine, session_id: str | None) -> None:
+    """Delete the session (logout): the cookie stops working at once, wherever it was copied."""
+    if session_id and len(session_id) <= 256:
+        with engine.begin() as conn:
+            conn.execute(delete(page_sessions).where(
+                page_sessions.c.session_hash == _session_hash(session_id)))

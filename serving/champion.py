@@ -40,6 +40,10 @@ def registry_client(settings: Settings):
     import mlflow
     from mlflow import MlflowClient
 
+    from model.files import private_file, sqlite_file
+
+    if (path := sqlite_file(settings.tracking_uri)) is not None:
+        private_file(path)
     mlflow.set_tracking_uri(settings.tracking_uri)
     return MlflowClient(settings.tracking_uri)
 

@@ -17,12 +17,18 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import shutil
+import tempfile
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+from model.errors import UserError
 from model.estimator import BAND_DA
 from model.records import SECTIONS
 
@@ -108,12 +114,13 @@ SECTION_COLUMNS = {
 
 def export_flag_list(flag_list: dict[str, Any], folder: Path | str, language: str = "da",
                      formats: tuple[str, ...] = FORMATS, **html_options) -> list[Path]:
-    """Write `folder/<week>/<school_id>.{csv,xlsx,html}`; returns the paths written."""
-    out = Path(folder) / flag_list["week"]
-    out.mkdir(parents=True, exist_ok=True)
+    """Write `folder/<week>/<school_id>.{csv,xlsx,html}` (names through `file_name`, every path
+    checked to stay inside `folder`); returns the paths written."""
+    out = inside(folder, file_name(flag_list["week"]))
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)
     paths = []
     for fmt in formats:
-        path = out / f"{flag_list['school_id']}.{fmt}"
+        path = inside(folder, file_name(flag_list["week"]), file_name(flag_list["school_id"], fmt))
         if fmt == "csv":
             path.write_text(flag_list_csv(flag_list), encoding="utf-8")
         elif fmt == "xlsx":
@@ -122,6 +129,7 @@ def export_flag_list(flag_list: dict[str, Any], folder: Path | str, language: st
             path.write_text(flag_list_html(flag_list, language, **html_options), encoding="utf-8")
         else:
             raise ValueError(f"unknown format {fmt!r}")
+        os.chmod(path, 0o600)  # personal data: the owner's only
         paths.append(path)
     return paths
 
@@ -159,7 +167,7 @@ def _csv_cell(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:.4f}"
-    return str(value)
+    return neutral_cell(str(value))
 
 
 def flag_list_csv(flag_list: dict[str, Any]) -> str:
@@ -227,7 +235,8 @@ def flag_list_xlsx(flag_list: dict[str, Any], language: str = "da") -> bytes:
         styled = [(j, c) for j, c in enumerate(columns) if c.number_format or c.kind == "reason"]
         band_at = next((j for j, c in enumerate(columns) if c.kind == "band"), None)
         for row in flag_list["sections"][section]:
-            cells = [WriteOnlyCell(sheet, _excel_value(row, c.key, language)) for c in columns]
+            cells = [WriteOnlyCell(sheet, neutral_cell(_excel_value(row, c.key, language)))
+                     for c in columns]
             for j, column in styled:
                 if column.kind == "reason":
                     cells[j].alignment = wrap
@@ -423,3 +432,87 @@ def flag_list_html(flag_list: dict[str, Any], language: str = "da", threshold: f
         week_number=int(week), year=year, as_of=_day(flag_list["as_of"], language),
         colours=BAND_COLOURS,
     )
+
+
+# -- safety: file names, folders, cells, downloads (issue 13) -----------------------------------
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutral_cell(value: Any) -> Any:
+    """A cell value a spreadsheet shows as text, never runs (OWASP, CSV injection): a text that
+    starts with = + - @ (after any whitespace), a tab or a carriage return gets a leading
+    apostrophe. Numbers, dates and other values pass unchanged. The one helper for CSV and Excel."""
+    if isinstance(value, str) and value and (value[0] in FORMULA_START
+                                             or value.lstrip()[:1] in FORMULA_START[:4]):
+        return "'" + value
+    return value
+
+
+def file_name(identifier: str, suffix: str | None = None) -> str:
+    """The one way an id becomes a file name: letters, digits, - and _ kept, anything else
+    (a path separator, a dot, a control character, a colon) percent-escaped as its UTF-8 bytes,
+    so an id can never name another folder or a hidden file; `suffix` added after a dot."""
+    out = []
+    for ch in unicodedata.normalize("NFC", str(identifier)):
+        if (ch.isascii() and ch.isalnum()) or ch in "-_" or (
+                not ch.isascii() and unicodedata.category(ch)[0] == "L"):
+            out.append(ch)
+        else:
+            out.append("".join(f"%{byte:02X}" for byte in ch.encode("utf-8")))
+    name = "".join(out)[:200] or "_"
+    return f"{name}.{suffix}" if suffix else name
+
+
+def inside(folder: Path | str, *parts: str) -> Path:
+    """`folder/part/...`, refused (UserError) unless it stays inside `folder` once resolved."""
+    root = Path(folder).resolve()
+    path = root.joinpath(*parts).resolve()
+    if path != root and not path.is_relative_to(root):
+        raise UserError(f"refused to write outside {root}: {shown_name(path.name)}")
+    return path
+
+
+def shown_name(name: str) -> str:
+    return repr(name[:60])
+
+
+def export_flag_lists(flag_lists: list[dict[str, Any]], folder: Path | str, language: str = "da",
+                      formats: tuple[str, ...] = FORMATS, **html_options) -> list[list[Path]]:
+    """Write several schools' lists as one run: into a temporary folder inside `folder` (created
+    as needed, owner-only) first, then moved into place file by file, so a failure on any list
+    leaves no half-written list behind. Returns the final paths per list."""
+    root = Path(folder)
+    try:
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise UserError(f"cannot create the folder {root}: {exc.strerror}") from None
+    staging = Path(tempfile.mkdtemp(prefix=".ews-export-", dir=root))
+    try:
+        staged = [export_flag_list(fl, staging, language, formats, **html_options)
+                  for fl in flag_lists]
+        final = []
+        for paths in staged:
+            moved = []
+            for path in paths:
+                target = inside(root, *path.relative_to(staging).parts)
+                target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                os.replace(path, target)
+                moved.append(target)
+            final.append(moved)
+        return final
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def download_name(prefix: str, school_id: str, week: str, suffix: str) -> str:
+    """The name of a downloaded export, built by `file_name`."""
+    return f"{prefix}-{file_name(school_id)}-{file_name(week)}.{suffix}"
+
+
+def content_disposition(name: str) -> str:
+    """An attachment header for any file name (RFC 6266): an ASCII fallback `filename` and the
+    exact name as RFC 5987 `filename*` (UTF-8, percent-encoded). Never raises on non-Latin-1."""
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\%' else "_"
+                       for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"

@@ -522,7 +522,8 @@ def record_review(engine: Engine, flag_id: int, decision: str, decided_by: str,
                   decided_on: date | str | None = None) -> dict[str, Any]:
     """Record the team's decision about a flag (one of model.records.DECISIONS, dated, by whom:
     a token name and role, never a person's name); returns the review as JSON-ready data.
-    UserError for an unknown decision or flag, an empty `decided_by` or a date in the future."""
+    UserError for an unknown decision or flag, an empty `decided_by`, or a date that is not
+    between the list's Monday and today."""
     if decision not in DECISIONS:
         raise UserError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
     who = (decided_by or "").strip()
@@ -536,6 +537,10 @@ def record_review(engine: Engine, flag_id: int, decision: str, decided_by: str,
             .where(flags.c.id == _flag_id(flag_id))).first()
         if flag is None:
             raise UserError(f"no flag with id {flag_id}")
+        monday = monday_of_week(flag.week)
+        if day < monday:
+            raise UserError(f"decided_on {day} is outside the list's week: a decision falls "
+                            f"between the list's Monday ({monday}) and today")
         review_id = conn.execute(insert(reviews).values(
             flag_id=flag.id, pupil_id=flag.pupil_id, school_id=flag.school_id, week=flag.week,
             decision=decision, decided_on=day, decided_by=who, created_at=datetime.now(UTC),

@@ -28,6 +28,7 @@ from sqlalchemy import Boolean, Date, Engine, Float, Integer, SmallInteger, Stri
 
 from model import contract
 from model.calendar import parse_school_year
+from model.errors import UserError
 from model.settings import Settings
 from model.store import (
     FRACTION_SCALE,
@@ -116,9 +117,11 @@ def summarise_report(report: dict, batch_id: int | None = None) -> str:
 
 
 def ingest_folder(settings: Settings, engine: Engine, folder: Path | str, progress: bool = False,
-                  *, today: date | None = None) -> IngestResult:
+                  *, today: date | None = None, force: bool = False) -> IngestResult:
     """Validate the delivery in `folder` and load it into the store in one transaction.
-    UserError (nothing written) if any rule of the contract is broken; idempotent."""
+    UserError (nothing written) if any rule of the contract is broken; idempotent. Files that
+    are an earlier batch's, imported again after a later batch changed rows they hold, are
+    refused (UserError naming both batches and the rows it would revert) unless `force`."""
     started = datetime.now(UTC)
     with _Steps(progress) as steps:
         steps.next("finding files")
@@ -131,12 +134,14 @@ def ingest_folder(settings: Settings, engine: Engine, folder: Path | str, progre
                                     for n, h in hashes.items()])
         with engine.connect() as conn:
             latest = conn.execute(
-                select(import_batches.c.id, import_batches.c.files, import_batches.c.report)
+                select(import_batches.c.id, import_batches.c.files, import_batches.c.report,
+                       import_batches.c.imported_at)
                 .order_by(import_batches.c.id.desc()).limit(1)
             ).first()
         if latest is not None and _fingerprint(latest.files) == fingerprint:
             log.info("ingest %s: files identical to batch %s, nothing new", folder, latest.id)
             return IngestResult(located.warnings, latest.report, False, None, latest.id)
+        earlier = None if latest is None else _earlier_batch(engine, fingerprint)
 
         steps.next("reading files")
         raw = contract.read(located, settings.secret_key(), hashes)
@@ -151,6 +156,10 @@ def ingest_folder(settings: Settings, engine: Engine, folder: Path | str, progre
             if not plan.changed:
                 log.info("ingest %s: no row differs from the store, nothing new", folder)
                 return IngestResult(delivery.warnings, report, False, None)
+            if earlier is not None and not force:
+                _refuse_revert(earlier, latest, plan)
+            if earlier is not None:
+                report["forced_reimport_of_batch"] = int(earlier.id)
             for name in ("schools", "pupils", "enrolments"):
                 steps.next(f"writing {name}")
                 _upsert(conn, TABLES[name], plan.rows[name], UPSERT_KEYS[name])
@@ -174,6 +183,32 @@ def ingest_folder(settings: Settings, engine: Engine, folder: Path | str, progre
 def _fingerprint(files: list[dict]) -> list[tuple[str, str]]:
     """What identifies a delivery's files: their names and SHA-256, in name order."""
     return sorted((f["file"], f["sha256"]) for f in files)
+
+
+def _earlier_batch(engine: Engine, fingerprint: list[tuple[str, str]]):
+    """The newest batch before the latest whose files are exactly these (the same delivery
+    imported again), or None."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(import_batches.c.id, import_batches.c.imported_at,
+                                   import_batches.c.files)
+                            .order_by(import_batches.c.id.desc()).offset(1)).all()
+    return next((r for r in rows if _fingerprint(r.files) == fingerprint), None)
+
+
+def _refuse_revert(earlier, latest, plan: _Plan) -> None:
+    """One line: the files are an earlier batch's, and a later batch changed rows they would
+    now revert (data contract, "What bad input gets")."""
+    rows = plan.reverted + sum(v for k, v in plan.changes.items()
+                               if k not in ("register_strips", "school_days"))
+    raise UserError(
+        f"these files are batch {earlier.id}'s (imported {_when(earlier.imported_at)}); "
+        f"importing them again would revert {rows:,} row{'s' if rows != 1 else ''} that batch "
+        f"{latest.id} (imported {_when(latest.imported_at)}) or one between changed: "
+        "refused (`ews ingest --force` re-applies them)")
+
+
+def _when(moment) -> str:
+    return "at an unknown time" if moment is None else f"{moment:%Y-%m-%d %H:%M}"
 
 
 # --- what the store holds ----------------------------------------------------------------------
@@ -253,6 +288,7 @@ class _Plan:
     after_school_days: pd.DataFrame
     after_enrolments: pd.DataFrame
     changes: dict[str, int] = field(default_factory=dict)
+    reverted: int = 0  # register entries of the store that this delivery changes
 
     @property
     def changed(self) -> bool:
@@ -308,6 +344,8 @@ def _plan(conn, delivery: contract.Delivery, existing: dict[str, pd.DataFrame]) 
     else:
         after_enrolments = mine.reset_index(drop=True)
 
+    differs = (merged_status != base_status) | (merged_absent != base_absent)
+    reverted = int(differs[has_old].sum())
     changes = {name: len(frame) for name, frame in rows.items()}
     changes["register_strips"] = int(write.sum())
     changes["school_days"] = len(new_days)
@@ -323,6 +361,7 @@ def _plan(conn, delivery: contract.Delivery, existing: dict[str, pd.DataFrame]) 
         after_school_days=pd.concat([old_days, new_days], ignore_index=True),
         after_enrolments=after_enrolments[after_enrolments["school_year"].isin(years)],
         changes=changes,
+        reverted=reverted,
     )
 
 

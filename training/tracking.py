@@ -31,6 +31,11 @@ def mlflow_client(settings: Settings):
     import mlflow
     from mlflow import MlflowClient
 
+    from model.files import private_dir, private_file, sqlite_file
+
+    if (path := sqlite_file(settings.tracking_uri)) is not None:
+        private_file(path)  # the registry holds evaluation figures per school: owner-only
+    private_dir(settings.artifact_root)
     mlflow.set_tracking_uri(settings.tracking_uri)
     client = MlflowClient(settings.tracking_uri)
     if client.get_experiment_by_name(EXPERIMENT) is None:
@@ -61,18 +66,19 @@ class TrainOutcome:
     report: Path
 
 
-# An invented pupil-week (constants, no one's data): a little absence, no concerns, grade 5.
-_EXAMPLE_BY_UNIT = {"share": 0.05, "difference": 0.0, "days": 1.0, "weeks": 2.0, "count": 0.0,
-                    "score": 3.0, "grade": 5.0, "flag": 0.0}
+INVENTED_VALUE = 0.123  # every feature of the input example: a made-up value, no pupil's
 
 
 def _input_example(result: TrainResult) -> pd.DataFrame:
-    """An invented row of constants per feature unit, never any pupil's row."""
-    from model.features import FEATURES
+    """An invented row (every feature INVENTED_VALUE), never derived from a pupil: a median of
+    a few rows is one pupil's value. Nudged in the unlikely case a pupil's row is the same."""
+    from model.features import FEATURE_NAMES
 
-    row = {f.name: np.float32(_EXAMPLE_BY_UNIT.get(f.unit, 0.0)) for f in FEATURES}
-    row["days_since_concern"] = np.float32(365.0) if "days_since_concern" in row else None
-    return pd.DataFrame([{k: v for k, v in row.items() if v is not None}])
+    row = np.full(len(FEATURE_NAMES), INVENTED_VALUE, np.float32)
+    seen = result.test_frame[FEATURE_NAMES].to_numpy(np.float32)
+    while len(seen) and (seen == row).all(axis=1).any():
+        row = row + np.float32(0.001)
+    return pd.DataFrame([row], columns=FEATURE_NAMES)
 
 
 def log_and_register(result: TrainResult, settings: Settings) -> TrainOutcome:

@@ -158,10 +158,16 @@ def _problem_media_types(schema: dict) -> dict:
                     "content": {problems.MEDIA_TYPE: problem_ref}})
             for code, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
-                if code[:1] in ("4", "5") and content:
+                if code == "422":
+                    # FastAPI documents its own HTTPValidationError; the answer is a problem.
+                    response["content"] = {problems.MEDIA_TYPE: problem_ref}
+                elif code[:1] in ("4", "5") and content:
                     media = next((m for m in content.values() if "schema" in m),
                                  next(iter(content.values())))
                     response["content"] = {problems.MEDIA_TYPE: media}
+    components = schema.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
     return schema
 
 

@@ -20,6 +20,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator
 from sqlalchemy import Engine, func, select
 
 from model.calendar import iso_week, school_year_of
@@ -29,7 +30,7 @@ from model.settings import Settings
 from serving import audit
 from serving.api.problems import ApiProblem, forbidden, not_found, role_forbidden, unauthorized
 from serving.api.risk import Enrolment, RiskService, StoreSnapshot
-from serving.api.schemas import RegisterPush
+from serving.api.schemas import RegisterPush, pupil_id_rule, school_id_rule
 from serving.auth import Principal, authenticate
 from serving.champion import ChampionHolder, ServedModel
 
@@ -162,10 +163,16 @@ Admin = Annotated[Principal, Depends(require_roles("admin"))]
 
 # -- scope: pupils, schools, flags ------------------------------------------------------------
 
+# Ids in paths follow the data contract's identifier rule (422 otherwise, before any lookup: a
+# NUL byte or a path separator never reaches the store).
 PupilIdPath = Annotated[str, Path(min_length=1, max_length=64,
                                    description="the pupil's id: a pseudonym or a CPR number "
-                                               "(pseudonymised before lookup)")]
-SchoolIdPath = Annotated[str, Path(min_length=1, max_length=64)]
+                                               "(pseudonymised before lookup); letters, digits "
+                                               "and - _ . : only, else 422"),
+                        AfterValidator(pupil_id_rule)]
+SchoolIdPath = Annotated[str, Path(min_length=1, max_length=64,
+                                   description="letters, digits and - _ . : only, else 422"),
+                         AfterValidator(school_id_rule)]
 
 
 def _refuse(principal: Principal, detail: str) -> ApiProblem:
@@ -193,7 +200,8 @@ class PupilAt:
 def pupil_at(pupil_id: PupilIdPath, principal: Reader, service: ServiceDep,
              key: KeyDep, snap: SnapshotDep,
              as_of: Annotated[date | None, Query(
-                 description="default: the latest registered school day")] = None) -> PupilAt:
+                 description="default: the latest registered school day; a date in the future "
+                             "gets 422")] = None) -> PupilAt:
     """The pupil at the as-of date (its school year decides the school), if in scope."""
     if as_of is None:
         if snap.latest_day is None:
@@ -208,8 +216,9 @@ def pupil_at(pupil_id: PupilIdPath, principal: Reader, service: ServiceDep,
 def pupil_in_year(pupil_id: PupilIdPath, principal: Reader, service: ServiceDep,
                   key: KeyDep, snap: SnapshotDep,
                   school_year: Annotated[str | None, Query(
-                      pattern=r"^\d{4}/\d{2}$",
-                      description="e.g. 2024/25; default: that of the latest registered day")]
+                      pattern=r"^(19|20)\d{2}/\d{2}$",
+                      description="e.g. 2024/25 (the second year follows the first, else 422); "
+                                  "default: that of the latest registered day")]
                   = None) -> Enrolment:
     """The pupil's enrolment in a school year, if in scope."""
     if school_year is None:
@@ -234,8 +243,9 @@ class SchoolWeek:
 
 def school_week(school_id: SchoolIdPath, principal: TeamReader, engine: EngineDep,
                 week: Annotated[str | None, Query(
-                    pattern=r"^\d{4}-W\d{2}$",
-                    description="ISO week, e.g. 2025-W10; default: the school's newest list")]
+                    pattern=r"^(19|20)\d{2}-W(0[1-9]|[1-4]\d|5[0-3])$",
+                    description="ISO week, e.g. 2025-W10 (a week 53 the year lacks: 422); "
+                                "default: the school's newest list")]
                 = None) -> SchoolWeek:
     """A school's list week within the caller's scope; 403/404 as for pupils."""
     if not principal.sees_school(school_id):

@@ -9,7 +9,6 @@ body, whatever the reason behind it.
 from __future__ import annotations
 
 import logging
-import re
 import traceback
 from typing import Any
 
@@ -19,12 +18,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from model.errors import UserError
+from model.identifiers import CPR_IN_TEXT, mask_cpr
 
 log = logging.getLogger("serving.api")
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "urn:fravaersradar:problem:"
-CPR_ANYWHERE = re.compile(r"\d{6}-?\d{4}")
+CPR_ANYWHERE = CPR_IN_TEXT  # on normalised text: see model.identifiers
 BEARER_CHALLENGE = 'Bearer realm="fravaersradar"'
 
 TITLES = {
@@ -71,8 +71,10 @@ def not_found(detail: str) -> ApiProblem:
 
 
 def masked(text: Any) -> str:
-    """A text fit for a response or a log line: anything shaped like a CPR number masked."""
-    return CPR_ANYWHERE.sub("<CPR number>", str(text))
+    """A text fit for a response or a log line: a CPR number in any notation masked (on the
+    decoded, normalised text: full-width digits, separators, NUL bytes or their escapes between
+    the digits do not hide one)."""
+    return mask_cpr(text)
 
 
 def template_of(request: Request) -> str:
@@ -108,6 +110,19 @@ def _validation_errors(exc: RequestValidationError) -> list[dict]:
     return out
 
 
+def allowed_methods(request: Request) -> str:
+    """The Allow header of a 405: the methods of every route on this path (Starlette names only
+    those of the first route that matched the path)."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            methods.add(method)
+    return ", ".join(sorted(methods))
+
+
 def internal_error(request: Request, exc: BaseException) -> JSONResponse:
     """The 500 answer; the error is logged with the path template and CPR-shaped text masked."""
     trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -131,12 +146,18 @@ def install(app: FastAPI) -> None:
         status = exc.status_code
         detail = exc.detail if isinstance(exc.detail, str) and status != 404 else (
             "No such path." if status == 404 else TITLES.get(status, "Error"))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if status == 405:
+            headers["Allow"] = allowed_methods(request)
         return problem_response(request, status, {404: "not-found"}.get(status, f"http-{status}"),
-                                TITLES.get(status, "Error"), masked(detail),
-                                getattr(exc, "headers", None))
+                                TITLES.get(status, "Error"), masked(detail), headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
+        if any(err.get("type") == "json_invalid" for err in exc.errors()):
+            # documented as 400: a body that is not JSON at all breaks no rule, it is unreadable
+            return problem_response(request, 400, "bad-json", TITLES[400],
+                                    "The body is not parseable JSON.")
         errors = _validation_errors(exc)
         first = errors[0] if errors else {"location": "request", "rule": "invalid"}
         return problem_response(request, 422, "invalid-request", TITLES[422],

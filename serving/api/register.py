@@ -17,8 +17,9 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from model.calendar import school_year_of
-from model.contract import CPR_SHAPE, FILES
+from model.contract import FILES
 from model.errors import Problem, UserError
+from model.identifiers import cpr_digits, id_problem
 from model.pseudonym import parse_cpr, pseudonymise
 from model.settings import Settings
 from model.store import enrolments
@@ -40,9 +41,14 @@ def push_register(settings: Settings, engine: Engine, push: RegisterPush) -> dic
     ids: list[str] = []
     for row, entry in enumerate(push.entries):
         raw = entry.pupil_id.strip()
-        if CPR_SHAPE.match(raw) and parse_cpr(raw) is None:
-            problems.append(_problem(row, "pupil_id", "pupil_id has the shape of a CPR number but "
-                                     "no valid birth date"))
+        if cpr_digits(raw) is not None:
+            if parse_cpr(raw) is None:
+                problems.append(_problem(row, "pupil_id", "pupil_id has the shape of a CPR "
+                                         "number but no valid birth date"))
+        elif (rule := id_problem(raw)) is not None:
+            problems.append(_problem(row, "pupil_id", f"pupil_id {rule}"))
+            ids.append("")
+            continue
         ids.append(pseudonymise(raw, key))
     distinct = sorted(set(ids))
     enrolled: set[str] = set()
@@ -74,7 +80,8 @@ def push_register(settings: Settings, engine: Engine, push: RegisterPush) -> dic
                             else repr(float(entry.absent_fraction)))
                 writer.writerow([pupil, push.date.isoformat(), entry.status, fraction])
         try:
-            result = ingest_folder(settings, engine, folder)
+            # A push is the school's newest word on its day, even if it repeats an older one.
+            result = ingest_folder(settings, engine, folder, force=True)
         except UserError as err:
             raise UserError([_entry_problem(p) for p in err.problems]) from None
     return {"school_id": push.school_id, "date": push.date, "entries": len(push.entries),

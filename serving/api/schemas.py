@@ -7,11 +7,41 @@ number); a CPR number given in a request is never echoed back.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from model.identifiers import cpr_digits, id_problem
 from model.records import DECISIONS, ROLES
+
+
+def school_id_rule(value: str) -> str:
+    """The data contract's identifier rule for a school id in a request (422 otherwise)."""
+    rule = id_problem(value, unicode_letters=True)
+    if rule is not None:
+        raise ValueError(f"school_id {rule} (letters, digits and - _ . : only)")
+    return value
+
+
+def pupil_id_rule(value: str) -> str:
+    """A pupil id in a request: a CPR number in any notation, or an id by the contract's rule."""
+    if cpr_digits(value) is None:
+        rule = id_problem(value)
+        if rule is not None:
+            raise ValueError(f"pupil_id {rule} (letters, digits and - _ . : only, or a CPR "
+                             "number)")
+    return value
+
+
+def _iso_date_only(value):
+    """A date is given as ISO text (2025-03-04), never as a number (0 would be 1970-01-01)."""
+    if value is not None and not isinstance(value, str | date):
+        raise ValueError("must be a date like 2025-03-04")
+    return value
+
+
+SchoolIdText = Annotated[str, AfterValidator(school_id_rule)]
+PupilIdText = Annotated[str, AfterValidator(pupil_id_rule)]
 
 Band = Literal["low", "watch", "raised", "high"]
 Language = Literal["da", "en"]
@@ -230,7 +260,8 @@ class ReviewIn(BaseModel):
         {"decision": "investigate", "decided_on": "2025-03-04"}]})
 
     decision: Literal[DECISIONS]  # type: ignore[valid-type]
-    decided_on: date | None = Field(None, description="default: today; never in the future")
+    decided_on: Annotated[date | None, BeforeValidator(_iso_date_only)] = Field(
+        None, description="default: today; between the list's Monday and today, else 422")
 
 
 class ReviewOut(BaseModel):
@@ -269,7 +300,7 @@ class RegisterPush(BaseModel):
         "entries": [{"pupil_id": "P0001", "status": "present"},
                     {"pupil_id": "P0002", "status": "illness", "absent_fraction": 0.5}]}]})
 
-    school_id: str = Field(min_length=1, max_length=64)
+    school_id: SchoolIdText = Field(min_length=1, max_length=64)
     date: date
     entries: list[RegisterEntry] = Field(min_length=1, max_length=5000)
 
@@ -337,6 +368,7 @@ class TokenInfo(BaseModel):
     school_id: str | None
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = None
 
 
 class TokenCreate(BaseModel):
@@ -344,8 +376,11 @@ class TokenCreate(BaseModel):
         {"role": "team", "school_id": "S01", "name": "team-S01"}]})
 
     role: Literal[ROLES]  # type: ignore[valid-type]
-    school_id: str | None = Field(None, max_length=64)
+    school_id: SchoolIdText | None = Field(None, max_length=64)
     name: str | None = Field(None, max_length=64)
+    expires_in_days: int | None = Field(None, ge=1, le=3650,
+                                        description="valid for this many days (default: until "
+                                                    "revoked)")
 
 
 class TokenCreated(BaseModel):
@@ -360,6 +395,7 @@ class TokenCreated(BaseModel):
     role: str
     school_id: str | None
     token: str
+    expires_at: datetime | None = None
 
 
 Problem.model_rebuild()

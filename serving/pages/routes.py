@@ -20,6 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
+from pydantic import AfterValidator
 from sqlalchemy import select
 
 from model.calendar import iso_week, monday_of_week, school_year_of
@@ -30,7 +31,8 @@ from model.store import schools
 from serving import audit
 from serving.api.deps import enrolled_in_scope, flag_in_scope, refuse
 from serving.api.problems import ApiProblem, forbidden, not_found
-from serving.auth import Principal, authenticate
+from serving.api.schemas import pupil_id_rule, school_id_rule
+from serving.auth import Principal, authenticate, open_session
 from serving.monitoring import latest_monitoring
 from serving.pages import charts, views
 from serving.pages.registry import (
@@ -47,6 +49,7 @@ from serving.pages.session import (
     check_form,
     clear_session,
     csrf_token,
+    current_session,
     local_path,
     page_principal,
     same_origin,
@@ -151,7 +154,7 @@ def page(request: Request, template: str, status: int = 200,
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     # The header names who is logged in; the body depends on the status and message only,
     # never on what was asked for (another school's pupil looks like an unknown one).
-    principal = authenticate(request.app.state.engine, session_token(request))
+    principal = current_session(request)
     return page(request, "page_error.html", status=status, principal=principal,
                 message=message, here=f"{PREFIX}/")
 
@@ -197,7 +200,7 @@ def login(request: Request, token: Annotated[str, Form(max_length=256)] = "",
         return page(request, "page_login.html", status=401, next=local_path(next, ""),
                     failed=True, bye=False)
     response = RedirectResponse(local_path(next, home_of(principal)), 303)
-    set_session(response, request, token.strip())
+    set_session(response, request, open_session(request.app.state.engine, principal))
     return security_headers(response)
 
 
@@ -220,7 +223,7 @@ def switch_language(request: Request, to: Annotated[str, Query(pattern="^(da|en)
 
 # -- the week's list ---------------------------------------------------------------------------
 
-SchoolId = Annotated[str, Path(min_length=1, max_length=64)]
+SchoolId = Annotated[str, Path(min_length=1, max_length=64), AfterValidator(school_id_rule)]
 WeekQuery = Annotated[str | None, Query(pattern=r"^\d{4}-W\d{2}$")]
 
 
@@ -274,7 +277,8 @@ def _school_names(request: Request, principal: Principal) -> list[tuple[str, str
 
 @router.get("/schools")
 def choose_school(principal: PagePrincipal,
-                  school: Annotated[str, Query(min_length=1, max_length=64)]) -> Response:
+                  school: Annotated[str, Query(min_length=1, max_length=64),
+                                    AfterValidator(school_id_rule)]) -> Response:
     """The school picker of analysts and admins: go to that school's newest list."""
     return RedirectResponse(f"{PREFIX}/schools/{quote(school, safe='')}/flags", 303)
 
@@ -330,17 +334,17 @@ def _export(request: Request, principal: Principal, school_id: str, week: str | 
 @router.get("/schools/{school_id}/flags.xlsx")
 async def flag_list_excel(request: Request, principal: PagePrincipal, school_id: SchoolId,
                           week: WeekQuery = None) -> Response:
-    from serving.exports import flag_list_xlsx
+    from serving.exports import content_disposition, download_name, flag_list_xlsx
 
     def build():
         data, language = _export(request, principal, school_id, week, "xlsx")
         return data, flag_list_xlsx(data, language)
 
     data, body = await run_in_threadpool(build)
-    name = f"ugeliste-{data['school_id']}-{data['week']}.xlsx"
+    name = download_name("ugeliste", data["school_id"], data["week"], "xlsx")
     return security_headers(Response(body, media_type=(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-        headers={"Content-Disposition": f'attachment; filename="{name}"'}))
+        headers={"Content-Disposition": content_disposition(name)}))
 
 
 @router.get("/schools/{school_id}/flags/print", response_class=HTMLResponse)
@@ -422,15 +426,18 @@ def find_pupil(request: Request, principal: PagePrincipal,
     appears in a URL, a browser history or a log."""
     check_form(request, csrf)
     raw = pupil_id.strip()
-    if not raw:
-        raise PageProblem(422, "invalid")
+    try:
+        pupil_id_rule(raw)
+    except ValueError:
+        raise PageProblem(422, "invalid") from None
     pseudonym = pseudonymise(raw, request.app.state.key)
     return RedirectResponse(f"{PREFIX}/pupils/{quote(pseudonym, safe='')}", 303)
 
 
 @router.get("/pupils/{pupil_id}", response_class=HTMLResponse)
 async def pupil_page(request: Request, principal: PagePrincipal,
-                     pupil_id: Annotated[str, Path(min_length=1, max_length=64)],
+                     pupil_id: Annotated[str, Path(min_length=1, max_length=64),
+                                         AfterValidator(pupil_id_rule)],
                      as_of: Annotated[date | None, Query()] = None) -> Response:
     """One pupil of the caller's scope: register calendar, weekly risk with concerns, reasons,
     the team's decisions and the decision form. Audited as the API's risk and history reads."""

@@ -1,9 +1,12 @@
-"""Who is looking at a page: the API's bearer token, carried in a cookie, and CSRF protection.
+"""Who is looking at a page: a server-side session opened with the API's bearer token, and CSRF
+protection.
 
 The login form takes a token (`ews token create`) and, if `serving.auth.authenticate` knows it,
-sets it in an HttpOnly, SameSite=Strict cookie (Secure over https) scoped to /pages; every page
-authenticates that cookie exactly as the API authenticates a bearer header, so a revoked token
-stops working on the next page view. Logout clears the cookie.
+opens a session in the store and sets its random id - never the token - in an HttpOnly,
+SameSite=Strict cookie (Secure over https) scoped to /pages. Every page looks the session up
+(`serving.auth.session_principal`): it ends when the token is revoked or expires, after
+EWS_SESSION_IDLE_MINUTES without a request and EWS_SESSION_MAX_HOURS after login. Logout deletes
+the session in the store, so a copied cookie stops working too; the cookie is no API token.
 
 Every POST form carries a CSRF token derived from the session token with the service's key
 (HMAC, no server state) and must come from this origin (the Origin header, when the browser sends
@@ -15,16 +18,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from fastapi import Request
 
-from serving.auth import Principal, authenticate, token_hash
+from serving.auth import Principal, close_session, session_principal, token_hash
 
 SESSION_COOKIE = "ews_session"
 LANGUAGE_COOKIE = "ews_language"
 COOKIE_PATH = "/pages"
-SESSION_SECONDS = 12 * 3600  # one working day; the token itself lives until revoked
 
 
 class LoginRequired(Exception):
@@ -39,10 +42,17 @@ def session_token(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE)
 
 
+def current_session(request: Request) -> Principal | None:
+    """The principal of the request's live session, or None."""
+    settings = request.app.state.settings
+    return session_principal(request.app.state.engine, session_token(request),
+                             timedelta(minutes=settings.session_idle_minutes),
+                             timedelta(hours=settings.session_max_hours))
+
+
 def page_principal(request: Request) -> Principal:
-    """The principal of the session cookie's token; LoginRequired if there is none or it is
-    unknown or revoked."""
-    principal = authenticate(request.app.state.engine, session_token(request))
+    """The principal of the session cookie; LoginRequired if there is no live session."""
+    principal = current_session(request)
     if principal is None:
         raise LoginRequired()
     request.state.principal = principal
@@ -76,12 +86,14 @@ def check_form(request: Request, submitted: str | None) -> None:
         raise CsrfRefused()
 
 
-def set_session(response, request: Request, token: str) -> None:
-    response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_SECONDS, path=COOKIE_PATH,
+def set_session(response, request: Request, session_id: str) -> None:
+    max_age = request.app.state.settings.session_max_hours * 3600
+    response.set_cookie(SESSION_COOKIE, session_id, max_age=max_age, path=COOKIE_PATH,
                         httponly=True, samesite="strict", secure=request.url.scheme == "https")
 
 
 def clear_session(response, request: Request) -> None:
+    close_session(request.app.state.engine, session_token(request))
     response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict",
                            secure=request.url.scheme == "https")
 

@@ -62,7 +62,7 @@ def test_duplicates_in_different_chunks_collapse_or_fail_as_in_one_piece(tmp_pat
     town.files["attendance"] = pd.concat([att, att.iloc[[4, 5]]], ignore_index=True)
     collapsed = same_in_chunks(town.write(tmp_path / "same"))
     assert collapsed[0] == "accepted" and collapsed[6] == 2
-    assert any("2 identical duplicate rows collapsed (first on line "
+    assert any("2 identical duplicate rows collapsed (first on line 6, repeated on line "
                f"{n + 2})" in w for w in collapsed[5])
     town.files["attendance"] = pd.concat(
         [att, att.iloc[[0]].assign(status=other, absent_fraction="")], ignore_index=True)

@@ -42,11 +42,11 @@ class World:
         return enrol.loc[enrol["school_id"] == school, "pupil_id"].tolist()
 
 
-def make_settings(home: Path):
+def make_settings(home: Path, database_url: str | None = None):
     from model.settings import Settings
 
     settings = Settings(home=home, pseudonym_key=KEY, environment="test",
-                        database_url=f"sqlite:///{home / 'ews.db'}")
+                        database_url=database_url or f"sqlite:///{home / 'ews.db'}")
     settings.mlflow_tracking_uri = f"sqlite:///{home / 'mlflow.db'}"
     return settings
 
@@ -122,6 +122,12 @@ def store_a_monitoring_run(world: World, week: str = "2024-W44"):
 
 @pytest.fixture(scope="session")
 def world(tmp_path_factory) -> World:
+    return build_world(tmp_path_factory.mktemp("api-home"))
+
+
+def build_world(home: Path, database_url: str | None = None) -> World:
+    """The served municipality of the module docstring, in `home` (its store on `database_url`,
+    default a SQLite file there)."""
     from model.store import open_store
     from serving.auth import create_token, revoke_token
     from serving.champion import load_champion
@@ -129,8 +135,7 @@ def world(tmp_path_factory) -> World:
     from serving.ingest import ingest_folder
     from tests.factories import small_municipality
 
-    home = tmp_path_factory.mktemp("api-home")
-    settings = make_settings(home)
+    settings = make_settings(home, database_url)
     engine = open_store(settings.store_url)
     town = small_municipality(pupils=48, schools=3, weeks=12, cpr=True, seed=3)
     ingest_folder(settings, engine, town.write(home / "delivery"))

@@ -9,6 +9,8 @@ would revoke the session's own tokens.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -74,3 +76,65 @@ def test_the_api_conforms_to_its_schema(api_schema, world, operation, mode):
             assert response.status_code in ACCEPTED, (who, response.status_code, response.text)
 
     check()
+
+
+# -- every check (`st run --checks all`), for the analyst and team roles, on both stores ---------
+# (issue 13). The command line of docs/security.md with schemathesis.toml at the repository's
+# root, against the app under uvicorn. Bounded in examples: the run over both stores and both
+# roles takes about a minute and a half.
+
+CONFIG = Path(__file__).resolve().parents[2] / "schemathesis.toml"
+ROLES_ALL_CHECKS = ("analyst", "team-S1")
+
+
+@pytest.fixture(scope="module")
+def postgres_world(tmp_path_factory):
+    """The served municipality of `world`, its store on PostgreSQL (a schema of its own)."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from tests.conftest import _PG_PROBLEM, IN_CI, POSTGRES_URL
+    from tests.serving.conftest import build_world
+
+    if _PG_PROBLEM:
+        if IN_CI:
+            pytest.fail(_PG_PROBLEM + " (CI must run the PostgreSQL tests)")
+        pytest.skip(_PG_PROBLEM)
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    world = build_world(tmp_path_factory.mktemp("pg-api-home"),
+                        f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}")
+    yield world
+    world.engine.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_every_check_passes_for_analysts_and_teams(request, store, tmp_path):
+    """`st run --checks all` (every phase: examples, coverage, fuzzing, stateful) against the
+    served API as an analyst and as a team, as docs/security.md gives it; a few examples an
+    operation (about 20 s a role)."""
+    import subprocess
+    import sys
+
+    from tests.serving.conftest import served
+
+    world = request.getfixturevalue("world" if store == "sqlite" else "postgres_world")
+    st = Path(sys.executable).with_name("st")
+    app = create_app(world.settings, poll_seconds=0, warm=False)
+    with served(app) as base:
+        for who in ROLES_ALL_CHECKS:
+            run = subprocess.run(
+                [str(st), "--config-file", str(CONFIG), "run", f"{base}/openapi.json",
+                 "--checks", "all", "--max-examples", "5", "--exclude-method", "DELETE",
+                 "--generation-deterministic", "--workers", "1", "--no-color",
+                 "-H", f"Authorization: Bearer {world.tokens[who]}"],
+                capture_output=True, text=True, timeout=600, cwd=tmp_path)
+            assert run.returncode == 0, (who, run.stdout[-4000:], run.stderr[-2000:])
+            assert "passed" in run.stdout and "Tested: 14" in run.stdout, run.stdout[-2000:]

@@ -35,8 +35,9 @@ def browser(app, world, who: str | None = None):
         yield c
 
 
-def csrf_of(world, who: str) -> str:
-    return csrf_token(KEY.encode(), world.tokens[who])
+def csrf_of(c) -> str:
+    """The CSRF token of the client's session (derived from its session id, not the token)."""
+    return csrf_token(KEY.encode(), c.cookies.get(SESSION_COOKIE))
 
 
 def audit_count(world, action: str) -> int:
@@ -97,7 +98,8 @@ def test_logout_needs_the_csrf_token_and_clears_the_cookie(app, world):
     with browser(app, world, "team-S1") as c:
         assert c.post("/pages/logout", data={"csrf": "wrong"}).status_code == 403
         assert c.get("/pages/schools/S1/flags").status_code == 200
-        answer = c.post("/pages/logout", data={"csrf": csrf_of(world, "team-S1")})
+        csrf = csrf_of(c)
+        answer = c.post("/pages/logout", data={"csrf": csrf})
         assert answer.status_code == 303 and answer.headers["location"] == "/pages/login?bye=true"
         assert f'{SESSION_COOKIE}=""' in answer.headers["set-cookie"]
         assert c.get("/pages/schools/S1/flags").status_code == 303
@@ -107,7 +109,7 @@ def test_a_form_from_another_origin_is_refused(app, world):
     flag_id = world.flag_ids["S1"][0]
     with browser(app, world, "team-S1") as c:
         answer = c.post(f"/pages/flags/{flag_id}/review",
-                        data={"decision": "investigate", "csrf": csrf_of(world, "team-S1")},
+                        data={"decision": "investigate", "csrf": csrf_of(c)},
                         headers={"Origin": "https://evil.example"})
         assert answer.status_code == 403
         assert "Formularen er udløbet" in answer.text
@@ -196,7 +198,8 @@ def test_excel_download_is_the_stored_list_and_audited(app, world):
         answer = c.get(f"/pages/schools/S1/flags.xlsx?week={FLAG_WEEK}")
     assert answer.status_code == 200
     assert answer.headers["content-disposition"] == \
-        f'attachment; filename="ugeliste-S1-{FLAG_WEEK}.xlsx"'
+        (f'attachment; filename="ugeliste-S1-{FLAG_WEEK}.xlsx"; '
+         f"filename*=UTF-8''ugeliste-S1-{FLAG_WEEK}.xlsx")
     assert answer.content == flag_list_xlsx(stored_flag_list(world.engine, "S1", FLAG_WEEK))
     book = load_workbook(io.BytesIO(answer.content))
     assert book.sheetnames == ["Tidlig opsporing", "Lovkrav", "Allerede bekymrende"]
@@ -220,7 +223,7 @@ def test_a_decision_is_recorded_audited_and_shown_in_the_list_at_once(app, world
     with browser(app, world, "team-S1") as c:
         c.get(f"/pages/schools/S1/flags?week={FLAG_WEEK}")  # cached before the decision
         answer = c.post(f"/pages/flags/{flag['id']}/review",
-                        data={"decision": "already_known", "csrf": csrf_of(world, "team-S1"),
+                        data={"decision": "already_known", "csrf": csrf_of(c),
                               "next": f"/pages/schools/S1/flags?week={FLAG_WEEK}"})
         assert answer.status_code == 303
         assert answer.headers["location"] == (f"/pages/schools/S1/flags?week={FLAG_WEEK}"
@@ -240,20 +243,20 @@ def test_a_decision_needs_a_coded_value_the_team_role_and_its_own_school(app, wo
     s1_flag = world.flag_ids["S1"][0]
     with browser(app, world, "team-S1") as c:
         answer = c.post(f"/pages/flags/{s1_flag}/review",
-                        data={"decision": "call the parents", "csrf": csrf_of(world, "team-S1")})
+                        data={"decision": "call the parents", "csrf": csrf_of(c)})
         assert answer.status_code == 422
         assert c.post(f"/pages/flags/{s1_flag}/review",
                       data={"decision": "investigate"}).status_code == 403  # no CSRF token
     with browser(app, world, "team-S2") as c:
         other = c.post(f"/pages/flags/{s1_flag}/review",
-                       data={"decision": "investigate", "csrf": csrf_of(world, "team-S2")})
+                       data={"decision": "investigate", "csrf": csrf_of(c)})
         missing = c.post("/pages/flags/999999/review",
-                         data={"decision": "investigate", "csrf": csrf_of(world, "team-S2")})
+                         data={"decision": "investigate", "csrf": csrf_of(c)})
         assert other.status_code == missing.status_code == 403
         assert other.text == missing.text
     with browser(app, world, "analyst") as c:
         answer = c.post(f"/pages/flags/{s1_flag}/review",
-                        data={"decision": "investigate", "csrf": csrf_of(world, "analyst")})
+                        data={"decision": "investigate", "csrf": csrf_of(c)})
         assert answer.status_code == 403
 
 
@@ -294,7 +297,7 @@ def test_another_schools_pupil_looks_exactly_like_an_unknown_one(app, world):
 def test_a_cpr_lookup_redirects_to_the_pseudonym(app, world):
     cpr = next(p for p in world.pupils_of("S1") if re.fullmatch(r"\d{6}-?\d{4}", p))
     with browser(app, world, "school-S1") as c:
-        answer = c.post("/pages/pupils", data={"pupil_id": cpr, "csrf": csrf_of(world, "school-S1")})
+        answer = c.post("/pages/pupils", data={"pupil_id": cpr, "csrf": csrf_of(c)})
         assert answer.status_code == 303
         location = answer.headers["location"]
         assert location == f"/pages/pupils/{pseudonymise(cpr, KEY.encode())}"

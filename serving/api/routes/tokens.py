@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path
@@ -28,7 +29,9 @@ def tokens(principal: Admin, engine: EngineDep) -> list[dict]:
 async def new_token(body: TokenCreate, principal: Admin, engine: EngineDep,
                     auditor: AuditorDep) -> dict:
     """Create a token; its secret is in this answer only."""
-    created = await run_in_threadpool(create_token, engine, body.role, body.school_id, body.name)
+    lifetime = timedelta(days=body.expires_in_days) if body.expires_in_days else None
+    created = await run_in_threadpool(create_token, engine, body.role, body.school_id, body.name,
+                                      lifetime)
     await run_in_threadpool(auditor.record, audit.TOKEN_CREATE, school_id=created.school_id,
                             detail={"token_id": created.id, "role": created.role})
     return created.__dict__
