@@ -8,8 +8,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
 
 
 class Settings(BaseSettings):
@@ -80,6 +82,37 @@ class Settings(BaseSettings):
         "'investigate' decision within the label horizon before the as-of date): mark and report "
         "them, exclude them, or ignore the reviews",
     )
+
+    # -- issue 14: the weekly job, its drop folder and its notifications by e-mail.
+    smtp_url: str | None = Field(
+        None, description="smtp://host:port, smtp+starttls://user:pass@host:587 or smtps://...; "
+        "unset: no mail is sent (the weekly job still runs)")
+    mail_from: str = Field("fravaersradar@localhost", description="the From: of the mails")
+    pages_url: str = Field("http://localhost:8000/pages",
+                           description="the team pages' address, for the links in mails")
+    mail_attempts: int = Field(4, ge=1, le=20, description="tries per mail in one run")
+    mail_backoff_seconds: float = Field(
+        2.0, ge=0, description="wait before the second try; doubled before each further one")
+    mail_timeout_seconds: float = Field(30.0, gt=0, description="SMTP connect/read timeout")
+    champion_max_age_days: int = Field(
+        180, ge=1, description="the analysts' summary says retraining is due past this age")
+    inbox: Path | None = Field(None, description="the drop folder (default EWS_HOME/inbox)")
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _known_smtp_scheme(cls, value: str | None) -> str | None:
+        """smtp://, smtp+starttls:// or smtps://; a password only where the line is encrypted."""
+        if not value:
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in SMTP_SCHEMES or not parts.hostname:
+            raise ValueError("must look like smtp://host:port, smtp+starttls://user:pass@host:587 "
+                             "or smtps://user:pass@host:465")
+        if parts.scheme == "smtp" and parts.password:
+            raise ValueError("a password is sent only over smtp+starttls:// or smtps://")
+        return value
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
