@@ -424,6 +424,13 @@ def model_card(
         typer.echo(str(path))
 
 
+# --- the weekly job and its mail (issue 14) -------------------------------------------------------
+
+from ews.weekly import register as _register_weekly  # noqa: E402 - needs the helpers above
+
+_register_weekly(app)
+
+
 def main() -> None:
     """Console entry point."""
     app()
