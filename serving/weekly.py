@@ -433,8 +433,7 @@ def team_mail(settings, week: str, as_of: date, school_id: str, school_name: str
         "Se listen her (log ind med teamets nøgle):",
         link,
         "",
-        "Mailen nævner med vilje ingen elever: navne, begrundelser og teamets beslutninger står "
-        "kun på siden.",
+        "Mailen nævner med vilje hverken elever eller begrundelser: dem finder I kun på siden.",
         "",
         f"English: the weekly list of {name} ({school_id}) for {week} is ready: {english}. "
         f"See {link}",
