@@ -513,3 +513,80 @@ def test_recipients_commands_check_input_and_every_change_is_audited(world, monk
     assert [(a, s, d["email"]) for a, s, d in audited] == [
         ("recipient_add", "S1", "t@s1.dk"), ("recipient_add", None, "a@k.dk"),
         ("recipient_remove", "S1", "t@s1.dk")]
+
+
+def test_a_monitoring_failure_still_cuts_the_lists_and_exits_1_and_a_loose_file_is_rejected(
+        world, monkeypatch):
+    import serving.monitoring
+    from model.errors import UserError
+
+    settings, engine, _ = world
+    inbox = settings.home_dir / "inbox"
+    inbox.mkdir()
+    (inbox / "attendance.csv").write_text("pupil_id,date,status\n")
+
+    def no_reference(settings, version):
+        raise UserError(f"model version {version} has no reference distributions")
+
+    monkeypatch.setattr(serving.monitoring, "champion_reference", no_reference)
+    run = run_weekly(settings, engine, "2024-W41")
+    assert run.exit_code == 1 and run.status == "failed" and run.cut
+    assert run.monitoring["error"] == "model version 1 has no reference distributions"
+    assert count(engine, flag_lists) == 3  # the teams' lists are out all the same
+    assert [(d.name, d.outcome) for d in run.deliveries] == [("attendance.csv", "rejected")]
+    assert (inbox / "rejected" / "attendance.csv.reason.txt").read_text().startswith(
+        "not a folder: a delivery is a folder")
+    # a failed run is not "done": the next run monitors and cuts again
+    monkeypatch.undo()
+    again = run_weekly(settings, engine, "2024-W41")
+    assert again.cut and again.status == "ok" and again.exit_code == 0
+
+
+def test_two_runs_at_once_are_refused(world):
+    import fcntl
+    import os
+
+    from model.errors import UserError
+
+    settings, engine, _ = world
+    fd = os.open(settings.home_dir / "weekly.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(UserError, match="another `ews weekly` is running"):
+            run_weekly(settings, engine, WEEK)
+    finally:
+        os.close(fd)
+    assert count(engine, flag_lists) == 0
+
+
+@pytest.mark.postgres
+def test_the_weekly_job_on_postgresql(base, tmp_path, postgres_url, smtp):
+    from serving.ingest import ingest_folder
+
+    home = tmp_path / "home"
+    shutil.copytree(base[0], home)  # the registry (SQLite) with its champion
+    town = base[1]
+    settings = settings_for(home, database_url=postgres_url, smtp_url=smtp.url)
+    engine = open_store(settings.store_url)
+    try:
+        first, _ = _part(town, 0, FIRST_DAYS)
+        ingest_folder(settings, engine, first.write(tmp_path / "first"))
+        inbox = settings.home_dir / "inbox"
+        inbox.mkdir()
+        drop_deliveries(inbox, town)
+        add_recipient(engine, "team@skole1.example", "team", "S1")
+        add_recipient(engine, "analytiker@kommune.example", "analyst")
+
+        run = run_weekly(settings, engine, WEEK)
+        assert [d.outcome for d in run.deliveries] == ["taken", "taken", "rejected"]
+        assert run.exit_code == 0 and run.cut and sorted(run.lists) == ["S1", "S2", "S3"]
+        assert sorted(m["to"] for m in smtp.messages) == ["analytiker@kommune.example",
+                                                          "team@skole1.example"]
+        ids = every_pupil_id(town, engine)
+        assert not [p for m in smtp.messages for p in ids if p in text_of(m)]
+        before = snapshot(engine)
+        again = run_weekly(settings, engine, WEEK)
+        assert not again.cut and again.mails_planned == 0 and len(smtp.messages) == 2
+        assert snapshot(engine) == before
+    finally:
+        engine.dispose()
