@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import Engine, case, func, insert, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from model.calendar import danish_school_days, iso_week, school_year_of
 from model.errors import UserError
@@ -230,6 +231,13 @@ def take_deliveries(settings, engine: Engine, inbox: Path,
             result = ingest_folder(settings, engine, path)
         except UserError as err:
             taken.append(_reject(inbox, path, err.one_line()))
+            continue
+        except (SQLAlchemyError, OSError):
+            raise  # the store or the disk, not the delivery: the folder waits for the next run
+        except Exception as exc:  # noqa: BLE001 - a file the contract's reader did not foresee
+            log.exception("delivery %s could not be read", path.name)
+            taken.append(_reject(inbox, path, f"could not be read ({type(exc).__name__}; the "
+                                              "job's log has the details)"))
             continue
         moved = _move(path, inbox / DONE)
         taken.append(Delivery(path.name, "taken" if result.changed else "unchanged",

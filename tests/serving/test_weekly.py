@@ -590,3 +590,30 @@ def test_the_weekly_job_on_postgresql(base, tmp_path, postgres_url, smtp):
         assert snapshot(engine) == before
     finally:
         engine.dispose()
+
+
+def test_an_unreadable_delivery_is_rejected_but_a_store_failure_leaves_it_for_the_next_run(
+        world, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    import serving.weekly as weekly
+
+    settings, engine, town = world
+    inbox = settings.home_dir / "inbox"
+    drop_deliveries(inbox, town, bad=False)
+
+    def store_down(settings, engine, folder, **kw):
+        raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(weekly, "ingest_folder", store_down)
+    with pytest.raises(OperationalError):
+        weekly.take_deliveries(settings, engine, inbox)
+    assert sorted(p.name for p in inbox.iterdir()) == ["2024-11-01-a", "2024-11-02-b"]
+
+    def unforeseen(settings, engine, folder, **kw):
+        raise ValueError("a reader's surprise")
+
+    monkeypatch.setattr(weekly, "ingest_folder", unforeseen)
+    taken = weekly.take_deliveries(settings, engine, inbox)
+    assert [(d.outcome, d.reason) for d in taken] == [
+        ("rejected", "could not be read (ValueError; the job's log has the details)")] * 2
