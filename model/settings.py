@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     mail_backoff_seconds: float = Field(
         2.0, ge=0, description="wait before the second try; doubled before each further one")
     mail_timeout_seconds: float = Field(30.0, gt=0, description="SMTP connect/read timeout")
+    smtp_ca_file: Path | None = Field(
+        None, description="CA certificates (PEM) the SMTP server's certificate is verified "
+        "against, e.g. the municipality's own CA (default: the system's)")
     champion_max_age_days: int = Field(
         180, ge=1, description="the analysts' summary says retraining is due past this age")
     inbox: Path | None = Field(None, description="the drop folder (default EWS_HOME/inbox)")

@@ -199,9 +199,10 @@ class SmtpServer:
     def __str__(self) -> str:  # never the password
         return f"{self.scheme}://{self.host}:{self.port}"
 
-    def connect(self, timeout: float) -> smtplib.SMTP:
-        """An open, authenticated connection (TLS verified against the system's CAs)."""
-        context = ssl.create_default_context()
+    def connect(self, timeout: float, ca_file=None) -> smtplib.SMTP:
+        """An open, authenticated connection; TLS verified against `ca_file` or the system's
+        CAs (host name included)."""
+        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
         if self.scheme == "smtps":
             conn: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=timeout,
                                                   context=context)
@@ -270,7 +271,7 @@ def _one_pass(settings, engine: Engine, server: SmtpServer, pending: list[dict],
     failed: list[dict] = []
     conn = None
     try:
-        conn = server.connect(settings.mail_timeout_seconds)
+        conn = server.connect(settings.mail_timeout_seconds, settings.smtp_ca_file)
     except OSError as exc:  # refused, unreachable, TLS or login failed
         error = _one_line(exc, server)
         result.errors.append(error)

@@ -617,3 +617,60 @@ def test_an_unreadable_delivery_is_rejected_but_a_store_failure_leaves_it_for_th
     taken = weekly.take_deliveries(settings, engine, inbox)
     assert [(d.outcome, d.reason) for d in taken] == [
         ("rejected", "could not be read (ValueError; the job's log has the details)")] * 2
+
+
+@pytest.fixture
+def certificate(tmp_path):
+    """A self-signed certificate for 127.0.0.1 (key, cert), made with openssl."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed here")
+    import subprocess
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return key, cert
+
+
+@pytest.mark.parametrize("scheme", ["smtp+starttls", "smtps"])
+def test_mail_over_tls_with_a_login_verifies_the_server(scheme, certificate, tmp_path):
+    import ssl
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    from serving.mail import Mail, plan, send_owed
+
+    key, cert = certificate
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    logins = []
+
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+            b"ews@kommune.example", b"p@ss:word")
+        logins.append(ok)
+        return AuthResult(success=ok)
+
+    handler, port = Collect(), free_port()
+    # aiosmtpd's auth_require_tls looks at STARTTLS only; under smtps the line is TLS throughout
+    tls = ({"tls_context": server_tls, "require_starttls": True, "auth_require_tls": True}
+           if scheme == "smtp+starttls" else {"ssl_context": server_tls, "auth_require_tls": False})
+    controller = Controller(handler, hostname="127.0.0.1", port=port, authenticator=authenticate,
+                            auth_required=True, **tls)
+    controller.start()
+    try:
+        url = f"{scheme}://ews%40kommune.example:p%40ss%3Aword@127.0.0.1:{port}"
+        home = tmp_path / "home"
+        engine = open_store(f"sqlite:///{tmp_path / 'ews.db'}")
+        mail = Mail("k1", WEEK, "team", "t@s1.example", "Emne æ", "Brødtekst\n", "S1")
+        plan(engine, [mail])
+        untrusted = send_owed(settings_for(home, smtp_url=url, mail_attempts=1), engine)
+        assert untrusted.sent == 0 and "CERTIFICATE_VERIFY_FAILED" in untrusted.errors[0]
+        trusted = send_owed(settings_for(home, smtp_url=url, smtp_ca_file=cert), engine)
+        assert trusted.sent == 1 and trusted.owed == 0 and logins[-1] is True
+        assert [m["subject"] for m in handler.messages] == ["Emne æ"]
+        assert handler.messages[0].get_content().rstrip() == "Brødtekst"
+    finally:
+        controller.stop()
