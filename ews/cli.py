@@ -51,7 +51,7 @@ def _settings():
     except ValidationError as err:  # a bad EWS_* value: one line, not pydantic's report
         first = err.errors()[0]
         name = f"EWS_{str(first['loc'][0]).upper()}: " if first["loc"] else ""
-        raise UserError(f"setting {name}{first['msg']}") from None
+        raise UserError(f"setting {name}{first['msg'].removeprefix('Value error, ')}") from None
 
 
 def _store():

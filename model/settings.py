@@ -8,10 +8,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
 
 
 class Settings(BaseSettings):
@@ -101,21 +99,22 @@ class Settings(BaseSettings):
         180, ge=1, description="the analysts' summary says retraining is due past this age")
     inbox: Path | None = Field(None, description="the drop folder (default EWS_HOME/inbox)")
 
-    @field_validator("smtp_url")
-    @classmethod
-    def _known_smtp_scheme(cls, value: str | None) -> str | None:
+    @model_validator(mode="after")
+    def _known_smtp_scheme(self) -> Settings:
         """smtp://, smtp+starttls:// or smtps://; a password only where the line is encrypted."""
-        if not value:
-            return None
+        if not self.smtp_url:
+            self.smtp_url = None
+            return self
         from urllib.parse import urlsplit
 
-        parts = urlsplit(value)
-        if parts.scheme not in SMTP_SCHEMES or not parts.hostname:
-            raise ValueError("must look like smtp://host:port, smtp+starttls://user:pass@host:587 "
-                             "or smtps://user:pass@host:465")
+        parts = urlsplit(self.smtp_url)
+        if parts.scheme not in ("smtp", "smtp+starttls", "smtps") or not parts.hostname:
+            raise ValueError("EWS_SMTP_URL must look like smtp://host:port, "
+                             "smtp+starttls://user:pass@host:587 or smtps://user:pass@host:465")
         if parts.scheme == "smtp" and parts.password:
-            raise ValueError("a password is sent only over smtp+starttls:// or smtps://")
-        return value
+            raise ValueError("EWS_SMTP_URL: a password is sent only over smtp+starttls:// or "
+                             "smtps://")
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
