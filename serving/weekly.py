@@ -88,6 +88,7 @@ class WeeklyRun:
     mails_planned: int = 0
     notifications: str = ""
     sent: mailing.Sent | None = None
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def exit_code(self) -> int:
@@ -378,7 +379,7 @@ def _record(engine: Engine, run: WeeklyRun, batch_id: int | None) -> int:
                "retraining": run.retraining}
     with engine.begin() as conn:
         return int(conn.execute(insert(weekly_runs).values(
-            week=run.week, started_at=datetime.now(UTC), status=run.status, batch_id=batch_id,
+            week=run.week, started_at=run.started_at, status=run.status, batch_id=batch_id,
             model_version=run.model_version, summary=summary)).inserted_primary_key[0])
 
 
