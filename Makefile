@@ -22,6 +22,10 @@ demo: $(BIN)/ews
 	$(BIN)/ews train
 	$(BIN)/ews score --as-of $$(date -d "last monday" +%F) --out out/scores.csv
 	$(BIN)/ews flags --out out/lists
+	@echo "Weekly job on the demo (in another terminal): $(BIN)/ews weekly -- takes delivery" \
+		"folders dropped into $${EWS_HOME:-.ews}/inbox/; to see the mails, run" \
+		"'$(BIN)/python -m aiosmtpd -n -l 127.0.0.1:8025' and set EWS_SMTP_URL=smtp://127.0.0.1:8025" \
+		"(docs/operations.md)"
 	$(BIN)/ews serve
 
 ## test: the whole test suite (PostgreSQL tests need the server at 127.0.0.1:5432)

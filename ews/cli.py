@@ -51,7 +51,7 @@ def _settings():
     except ValidationError as err:  # a bad EWS_* value: one line, not pydantic's report
         first = err.errors()[0]
         name = f"EWS_{str(first['loc'][0]).upper()}: " if first["loc"] else ""
-        raise UserError(f"setting {name}{first['msg']}") from None
+        raise UserError(f"setting {name}{first['msg'].removeprefix('Value error, ')}") from None
 
 
 def _store():
@@ -476,6 +476,11 @@ def model_card(
 
 # -- models, promote, rollback (issue 12) ---------------------------------------------------------
 from ews import models as _models  # noqa: E402,F401 - registers its commands on `app`
+
+# --- the weekly job and its mail (issue 14) -------------------------------------------------------
+from ews.weekly import register as _register_weekly  # noqa: E402 - needs the helpers above
+
+_register_weekly(app)
 
 
 def main() -> None:

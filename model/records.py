@@ -26,6 +26,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -141,4 +142,52 @@ page_sessions = Table(
            index=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_seen_at", DateTime(timezone=True), nullable=False),
+)
+
+
+# -- issue 14: the weekly job (revision 0005) ---------------------------------------------------
+# Who is told that a week's list is ready, what each weekly run did, and every mail it owes.
+# A mail never holds a pupil id, a CPR number or a reason: the outbox stores counts and links.
+
+RECIPIENT_ROLES = ("team", "analyst")
+
+recipients = Table(
+    "recipients",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(254), nullable=False, index=True),
+    Column("role", String(16), nullable=False),  # team (one school) | analyst (no school)
+    Column("school_id", String(64)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+weekly_runs = Table(
+    "weekly_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("week", String(8), nullable=False, index=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(8), nullable=False),  # ok | warning | alarm | failed
+    Column("batch_id", Integer),  # the store's latest import batch when the lists were cut
+    Column("model_version", String(32)),
+    Column("summary", JSON, nullable=False),  # deliveries, lists, verdict, stale, retraining due
+)
+
+mail_outbox = Table(
+    "mail_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False, unique=True),  # one mail per key, ever
+    Column("week", String(8), nullable=False),
+    Column("kind", String(16), nullable=False),  # team | analyst
+    Column("school_id", String(64)),
+    Column("recipient", String(254), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_attempt_at", DateTime(timezone=True)),
+    Column("last_error", String(300)),
+    Column("sent_at", DateTime(timezone=True), index=True),
+    Column("cancelled_at", DateTime(timezone=True)),  # the recipient was removed before sending
 )

@@ -99,6 +99,41 @@ class Settings(BaseSettings):
     session_max_hours: int = Field(
         12, ge=1, le=7 * 24, description="a page session ends this long after login, in use or not")
 
+    # -- issue 14: the weekly job, its drop folder and its notifications by e-mail.
+    smtp_url: str | None = Field(
+        None, description="smtp://host:port, smtp+starttls://user:pass@host:587 or smtps://...; "
+        "unset: no mail is sent (the weekly job still runs)")
+    mail_from: str = Field("fravaersradar@localhost", description="the From: of the mails")
+    pages_url: str = Field("http://localhost:8000/pages",
+                           description="the team pages' address, for the links in mails")
+    mail_attempts: int = Field(4, ge=1, le=20, description="tries per mail in one run")
+    mail_backoff_seconds: float = Field(
+        2.0, ge=0, description="wait before the second try; doubled before each further one")
+    mail_timeout_seconds: float = Field(30.0, gt=0, description="SMTP connect/read timeout")
+    smtp_ca_file: Path | None = Field(
+        None, description="CA certificates (PEM) the SMTP server's certificate is verified "
+        "against, e.g. the municipality's own CA (default: the system's)")
+    champion_max_age_days: int = Field(
+        180, ge=1, description="the analysts' summary says retraining is due past this age")
+    inbox: Path | None = Field(None, description="the drop folder (default EWS_HOME/inbox)")
+
+    @model_validator(mode="after")
+    def _known_smtp_scheme(self) -> Settings:
+        """smtp://, smtp+starttls:// or smtps://; a password only where the line is encrypted."""
+        if not self.smtp_url:
+            self.smtp_url = None
+            return self
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.smtp_url)
+        if parts.scheme not in ("smtp", "smtp+starttls", "smtps") or not parts.hostname:
+            raise ValueError("EWS_SMTP_URL must look like smtp://host:port, "
+                             "smtp+starttls://user:pass@host:587 or smtps://user:pass@host:465")
+        if parts.scheme == "smtp" and parts.password:
+            raise ValueError("EWS_SMTP_URL: a password is sent only over smtp+starttls:// or "
+                             "smtps://")
+        return self
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production":
