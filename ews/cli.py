@@ -424,6 +424,12 @@ def model_card(
         typer.echo(str(path))
 
 
+# -- issue 15: the municipality's view
+from ews.kpi import register as _register_kpi  # noqa: E402
+
+_register_kpi(app, user_errors)
+
+
 def main() -> None:
     """Console entry point."""
     app()
