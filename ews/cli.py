@@ -257,7 +257,8 @@ app.add_typer(token_app, name="token")
 @token_app.command("create")
 @user_errors
 def token_create(
-    role: Annotated[str, typer.Option(help="school, team, analyst or admin")],
+    role: Annotated[str, typer.Option(help="school, team, analyst, admin or municipality "
+                                           "(aggregates only)")],
     school: Annotated[str | None, typer.Option(help="the school (school and team tokens)")] = None,
     name: Annotated[
         str | None, typer.Option(help="a name for the audit log (not a person's)")
