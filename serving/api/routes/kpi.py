@@ -125,6 +125,10 @@ async def kpi(request: Request, principal: KpiReader, engine: EngineDep, key: Ke
               = None) -> dict:
     """KPIs per school and for the municipality (ALL), per school year and quarter, against
     the baseline and the targets; what the weekly lists led to. Aggregates only."""
+    unknown = sorted(set(request.query_params) - {"school_year"})
+    if unknown:  # a misspelt option must not quietly give every school year
+        raise ApiProblem(422, "invalid-request", "Unknown query parameter; only school_year is "
+                                                 "taken.")
     if school_year is not None:
         try:
             parse_school_year(school_year)
