@@ -55,6 +55,7 @@ NUMERATOR = {"pupils": "pupils", "share_over_10": "over_10", "share_over_15": "o
 COMPARED = ("absence_rate", "share_over_10", "share_over_15", "unauthorised_10",
             "unauthorised_15")  # shown beside the baseline
 TARGETED = {"share_over_15": "target_problematic", "unauthorised_15": "target_notifications"}
+BAND_ORDER = {"high": 0, "raised": 1, "watch": 2, "low": 3}
 WINDOW_DAYS = 40  # "8 school weeks" before and after a team's decision
 FOLLOW_UP_NOTE = {
     "da": "Beskrivende sammenligning, ikke et effektestimat: elever med afdækning mod listede "
@@ -459,6 +460,8 @@ def follow_up(flags: pd.DataFrame, reviews: pd.DataFrame, register, spec: KpiSpe
                                 if len(measured) else None),
                      "measured_after": len(measured)})
     out = pd.DataFrame(rows, columns=cols[:-1])
+    out = out.assign(_b=out["band"].map(BAND_ORDER).fillna(len(BAND_ORDER))).sort_values(
+        ["school_year", "_b", "group"], kind="stable").drop(columns="_b").reset_index(drop=True)
     small = ((out["pupils"] > 0) & (out["pupils"] < spec.suppress_below)) | (
         (out["measured_after"] > 0) & (out["measured_after"] < spec.suppress_below))
     for c in ("pupils", "absence_before", "absence_after", "change", "measured_after"):

@@ -11,25 +11,13 @@ import pytest
 
 from model.kpi import ALL, KpiSpec, against_plan, kpi_table, list_outcomes
 
-KEY = "test-key-" + "x" * 32
-UNTIL = date(2025, 12, 1)  # two school years: 2024/25 whole, 2025/26 up to 1 December
-
 
 @pytest.fixture(scope="module")
 def town(tmp_path_factory):
-    """A small demo municipality written as contract files and ingested into a SQLite store."""
-    from model.demo import write_demo_municipality
-    from model.settings import Settings
-    from model.store import open_store
-    from serving.ingest import ingest_folder
+    """A small demo municipality of two school years, ingested, with lists and decisions."""
+    from tests.kpi_town import build_town
 
-    home = tmp_path_factory.mktemp("kpi-home")
-    folder = home / "delivery"
-    write_demo_municipality(folder, pupils=500, schools=4, years=2, seed=23, until=UNTIL)
-    settings = Settings(home=home, pseudonym_key=KEY, environment="test",
-                        database_url=f"sqlite:///{home / 'ews.db'}")
-    engine = open_store(settings.store_url)
-    ingest_folder(settings, engine, folder, today=UNTIL)
+    folder, _, engine = build_town(tmp_path_factory.mktemp("kpi-home"))
     return folder, engine
 
 
@@ -219,3 +207,41 @@ def test_change_from_baseline_and_on_track():
     assert out.loc["2024/25", "unauthorised_10_change"] is None  # suppressed: no change shown
     assert out.loc["2023/24", "share_over_15_on_track"] is None  # the baseline is the reference
     assert out.loc["2024-Q4", "share_over_15_baseline"] is None  # no 2023-Q4 row
+
+
+def test_follow_up_compares_8_school_weeks_before_and_after_by_risk_band():
+    from model.kpi import FOLLOW_UP_NOTE, follow_up
+    from model.store import Register
+
+    days = np.array([np.datetime64("2024-09-02") + np.timedelta64(k, "D") for k in range(140)])
+    days = days[np.is_busday(days)][:100]  # 100 school days
+    decided = days[50].astype(object)
+    status = np.ones((3, 100), np.int8)
+    absent = np.zeros((3, 100), np.float32)
+    status[0, 10:50], absent[0, 10:50] = 4, 1.0  # investigated: all absent before, none after
+    status[1, :], absent[1, :] = 2, 0.5  # listed, not investigated: half days throughout
+    status[2, 60:] = 0  # listed, not investigated, left 10 days after: not measured after
+    register = Register(np.array(["A", "B", "C"], object), days, status, absent)
+    flags = pd.DataFrame([
+        {"id": 1, "pupil_id": "A", "section": "early_warning", "risk": 0.6, "band": "high",
+         "school_id": "S1", "as_of": days[45].astype(object)},
+        {"id": 2, "pupil_id": "B", "section": "early_warning", "risk": 0.55, "band": "high",
+         "school_id": "S1", "as_of": decided},
+        {"id": 3, "pupil_id": "C", "section": "early_warning", "risk": 0.5, "band": "high",
+         "school_id": "S1", "as_of": decided}])
+    reviews = pd.DataFrame([{"flag_id": 1, "pupil_id": "A", "decision": "investigate",
+                             "decided_on": decided, "created_at": pd.Timestamp(0)},
+                            {"flag_id": 2, "pupil_id": "B", "decision": "no_action",
+                             "decided_on": decided, "created_at": pd.Timestamp(0)}])
+    out = follow_up(flags, reviews, register, KpiSpec(suppress_below=1)).set_index("group")
+    inv = out.loc["investigated"]
+    assert inv["pupils"] == 1 and inv["absence_before"] == 1.0 and inv["absence_after"] == 0.0
+    assert inv["change"] == -1.0
+    listed = out.loc["listed, not investigated"]
+    assert listed["pupils"] == 2 and listed["measured_after"] == 1  # C has 10 days after only
+    assert listed["absence_before"] == pytest.approx(0.25)  # B 0.5, C 0.0
+    assert listed["absence_after"] == pytest.approx(0.5) and listed["change"] == 0.0
+    assert "not an effect estimate" in FOLLOW_UP_NOTE["en"]
+    # with the default suppression these groups of 1 and 2 pupils show nothing
+    hidden = follow_up(flags, reviews, register, KpiSpec())
+    assert hidden["suppressed"].all() and hidden["absence_before"].isna().all()
