@@ -6,6 +6,8 @@ Vocabulary
 - period: a school year ("2024/25") or a calendar quarter within one ("2024-Q4"). A quarter row
   counts the school days of that quarter that belong to the school year (July, with no school
   days in the Danish calendar, is the only month a quarter could share between two years).
+  `last_day` is the period's last registered school day in the municipality: a period still
+  running (the current quarter) ends before its calendar end, and its counts are so far.
 - pupils: pupils enrolled at the school in the school year with at least one registered school
   day in the period. A pupil belongs to the school of that school year's enrolment.
 - absence, as the register counts it: the sum of absent fractions (partial days as their
@@ -163,14 +165,18 @@ def pupil_periods(strips: pd.DataFrame, enrolments: pd.DataFrame, spec: KpiSpec)
             reached[label] = level
         year_level = np.max(np.stack(list(reached.values())), axis=0)
         ids = part["pupil_id"].to_numpy(object)
+        any_day = registered.any(axis=0)
+        first = np.datetime64(f"{parse_school_year(year)}-08-01")
         for label, sl in [(year, slice(0, STRIP_DAYS)), *quarters]:
             days = registered[:, sl].sum(axis=1)
             on = days > 0
             if not on.any():
                 continue
             st, ab = status[on, sl], absent[on, sl]
+            last = int(np.flatnonzero(any_day[sl])[-1]) + sl.start
             row = {"pupil_id": ids[on], "school_id": school_of[on], "school_year": year,
-                   "period": label, "registered_days": days[on],
+                   "period": label, "last_day": (first + np.timedelta64(last, "D")).astype(str),
+                   "registered_days": days[on],
                    "absent_days": ab.sum(axis=1) / FRACTION_SCALE}
             for cat in CATEGORIES:
                 row[f"{cat}_days"] = np.where(st == STATUS_CODES[cat], ab, 0).sum(
@@ -179,7 +185,7 @@ def pupil_periods(strips: pd.DataFrame, enrolments: pd.DataFrame, spec: KpiSpec)
             row["unauthorised_10"] = lv[on] >= 1
             row["unauthorised_15"] = lv[on] >= 2
             frames.append(pd.DataFrame(row))
-    columns = ["pupil_id", "school_id", "school_year", "period", "registered_days",
+    columns = ["pupil_id", "school_id", "school_year", "period", "last_day", "registered_days",
                "absent_days", *(f"{c}_days" for c in CATEGORIES), "unauthorised_10",
                "unauthorised_15"]
     if not frames:
@@ -202,8 +208,10 @@ def aggregate(per_pupil: pd.DataFrame, spec: KpiSpec) -> pd.DataFrame:
     keys = ["school_year", "period"]
     by_school = p.groupby(["school_id", *keys], sort=False)[sums].sum()
     by_school["pupils"] = p.groupby(["school_id", *keys], sort=False).size()
+    by_school["last_day"] = p.groupby(["school_id", *keys], sort=False)["last_day"].max()
     everyone = p.groupby(keys, sort=False)[sums].sum()
     everyone["pupils"] = p.groupby(keys, sort=False).size()
+    everyone["last_day"] = p.groupby(keys, sort=False)["last_day"].max()
     everyone = pd.concat({ALL: everyone}, names=["school_id"])
     out = pd.concat([by_school, everyone]).reset_index()
     out["absence_rate"] = out["absent_days"] / out["registered_days"]
@@ -214,7 +222,7 @@ def aggregate(per_pupil: pd.DataFrame, spec: KpiSpec) -> pd.DataFrame:
     for c in ("pupils", "over_10", "over_15", "unauthorised_10", "unauthorised_15"):
         out[c] = out[c].astype(int)
     out["kind"] = np.where(out["period"].str.contains("/"), "school_year", "quarter")
-    return out[["school_id", "school_year", "period", "kind", *FIGURES, "over_10",
+    return out[["school_id", "school_year", "period", "kind", "last_day", *FIGURES, "over_10",
                 "over_15"]]
 
 
@@ -322,7 +330,7 @@ def kpi_table(per_pupil: pd.DataFrame, spec: KpiSpec,
 
 
 def kpi_columns() -> list[str]:
-    cols = ["school_id", "school_year", "period", "kind", *FIGURES, "suppressed",
+    cols = ["school_id", "school_year", "period", "kind", "last_day", *FIGURES, "suppressed",
             "suppressed_columns", "baseline"]
     for m in COMPARED:
         cols += [f"{m}_baseline", f"{m}_change"]

@@ -12,7 +12,8 @@ from sqlalchemy import insert, select
 
 KEY = "test-key-" + "x" * 32
 UNTIL = date(2025, 12, 1)
-LIST_MONDAYS = [date(2024, 9, 30) + timedelta(weeks=k) for k in range(0, 20, 2)]
+LIST_MONDAYS = ([date(2024, 9, 30) + timedelta(weeks=k) for k in range(0, 20, 2)]
+                + [date(2025, 9, 1) + timedelta(weeks=k) for k in range(0, 12, 2)])
 DECISIONS = ("investigate", "already_known", "no_action", "other")
 
 
@@ -35,7 +36,8 @@ def build_town(home: Path, *, pupils: int = 500, schools: int = 4, seed: int = 2
 
 
 def store_lists(engine, seed: int, per_list: int = 8) -> None:
-    """Every other Monday of 2024/25's autumn and winter, a list per school of `per_list`
+    """Every other Monday of 2024/25's autumn and winter and of 2025/26's autumn, a list per
+    school of `per_list`
     early-warning flags (random pupils, random risk) and decisions on about 70 % of them."""
     from model.estimator import risk_band
     from model.records import flag_lists, flags, reviews
@@ -43,13 +45,15 @@ def store_lists(engine, seed: int, per_list: int = 8) -> None:
 
     rng = np.random.default_rng(seed)
     with engine.begin() as conn:
-        enrol = conn.execute(select(enrolments.c.pupil_id, enrolments.c.school_id).where(
-            enrolments.c.school_year == "2024/25")).all()
-        by_school: dict[str, list[str]] = {}
-        for pupil, school in enrol:
-            by_school.setdefault(school, []).append(pupil)
-        now = datetime(2025, 3, 1, tzinfo=UTC)
+        enrol = conn.execute(select(enrolments.c.pupil_id, enrolments.c.school_id,
+                                    enrolments.c.school_year)).all()
+        now = datetime(2025, 12, 1, tzinfo=UTC)
         for monday in LIST_MONDAYS:
+            year = "2024/25" if monday < date(2025, 8, 1) else "2025/26"
+            by_school: dict[str, list[str]] = {}
+            for pupil, school, enrolled in enrol:
+                if enrolled == year:
+                    by_school.setdefault(school, []).append(pupil)
             week = f"{monday.isocalendar()[0]}-W{monday.isocalendar()[1]:02d}"
             for school, pupils in sorted(by_school.items()):
                 list_id = conn.execute(insert(flag_lists).values(

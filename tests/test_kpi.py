@@ -136,6 +136,7 @@ def _per_pupil(counts: dict[str, int], pupils: int = 20) -> pd.DataFrame:
             for period in ("2024/25", "2024-Q4"):
                 rows.append({"pupil_id": f"{school}-{i}", "school_id": school,
                              "school_year": "2024/25", "period": period,
+                             "last_day": "2024-12-20",
                              "registered_days": 40, "absent_days": 8.0 if high else 0.8,
                              "illness_days": 2.0 if high else 0.8, "authorised_days": 0.0,
                              "unauthorised_days": 6.0 if high else 0.0,

@@ -188,7 +188,7 @@ def kpi_line(points: Sequence[tuple[str, float | None]],
     """One KPI over the quarters (label, value; None where suppressed or absent) as a line with
     a point per quarter, and the target (or baseline) per quarter as a dashed line with its
     label. `value_text` formats a value for the axis and the marks' titles."""
-    left, right, top, bottom = 52, 16, 14, 40
+    left, right, top, bottom = 52, 30, 14, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     labels = [p for p, _ in points]
     values = [v for _, v in points if v is not None] + [v for _, v in reference if v is not None]

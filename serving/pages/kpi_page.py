@@ -5,6 +5,7 @@ only; every view audited as the API's GET /v1/kpi."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -15,7 +16,7 @@ from model.kpi import ALL, FOLLOW_UP_NOTE, KpiReport
 from serving.kpi import KPI_ROLES, READ_KPI, audit_read
 from serving.pages import charts
 from serving.pages.routes import PREFIX, PagePrincipal, PageRoute, language_of, page, require
-from serving.pages.texts import DECISION_WORDS, KPI_UI, percent
+from serving.pages.texts import DECISION_WORDS, KPI_UI, day, percent
 
 router = APIRouter(prefix=PREFIX, route_class=PageRoute, include_in_schema=False)
 
@@ -40,6 +41,14 @@ def _fmt(value: Any, kind: str, language: str) -> str:
     if kind == "share":
         return percent(value, language, 1)
     return f"{int(round(value)):,}".replace(",", "." if language == "da" else ",")
+
+
+def _calendar_end(period: str) -> str:
+    """The last calendar day a period could have school days on (ISO), to tell a running one."""
+    if "/" in period:
+        return f"{int(period[:4]) + 1}-06-30"
+    year, q = int(period[:4]), int(period[-1])
+    return {1: f"{year}-03-31", 2: f"{year}-06-30", 3: f"{year}-09-30", 4: f"{year}-12-31"}[q]
 
 
 def _signed(value: float | None, language: str) -> str:
@@ -68,6 +77,7 @@ def view_model(report: KpiReport, school_year: str, language: str) -> dict[str, 
             title=name, desc=words["chart_desc"].format(name=name, ref=ref_word),
             value_text=lambda v, k=kind: _fmt(v, k, language), reference_label=ref_word)})
     year_rows = rows[rows["school_year"] == school_year]
+    latest = rows["last_day"].max()  # a period that ends on it, well before its end, is running
     schools = [ALL, *sorted(s for s in set(year_rows["school_id"]) if s != ALL)]
     tables = []
     for school in schools:
@@ -82,8 +92,12 @@ def view_model(report: KpiReport, school_year: str, language: str) -> dict[str, 
                 judged[m] = {"change": _signed(r[f"{m}_change"], language),
                              "on_track": None if on is None else (words["yes"] if on
                                                                    else words["no"])}
+            through = None
+            if r["last_day"] == latest and (date.fromisoformat(_calendar_end(r["period"]))
+                                            - date.fromisoformat(latest)).days > 14:
+                through = words["through"].format(day=day(r["last_day"], language))
             body.append({"period": r["period"], "kind": words["period_kind"][r["kind"]],
-                         "cells": cells, "judged": judged})
+                         "cells": cells, "judged": judged, "through": through})
         tables.append({"school": words["all"] if school == ALL else school, "id": school,
                        "rows": body})
     lists = report.lists[report.lists["school_year"] == school_year].to_dict("records")
@@ -91,7 +105,8 @@ def view_model(report: KpiReport, school_year: str, language: str) -> dict[str, 
     follow = follow[follow["school_year"] == school_year].to_dict("records") if len(follow) else []
     return {
         "words": words, "line": line, "charts": chart_list, "tables": tables,
-        "headers": [_label(words, c, line) for c, _ in TABLE_COLUMNS],
+        "headers": [words["short"][c].format(line=line) for c, _ in TABLE_COLUMNS],
+        "table_note": words["table_note"].format(line=line),
         "lists": [{**r, **{k: _fmt(r[k], "count", language) for k in
                            ("flags", "pupils_flagged", "reviewed", "investigate",
                             "already_known", "no_action", "other")},

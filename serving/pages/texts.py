@@ -307,6 +307,15 @@ KPI_UI = {
         "investigated": "Afdækning", "not_investigated": "Listet, ikke afdækket",
         "measured": "Målt efter", "no_follow_up": "Ingen afdækninger at sammenligne endnu.",
         "period_kind": {"school_year": "hele skoleåret", "quarter": "kvartal"},
+        "short": {"pupils": "Elever", "absence_rate": "Fravær", "absence_rate_illness": "Sygdom",
+                  "absence_rate_authorised": "Frihed", "absence_rate_unauthorised": "Ulovligt",
+                  "share_over_10": "≥ 10 %", "share_over_15": "≥ {line}",
+                  "unauthorised_10": "Varsel (10 % ulovligt)",
+                  "unauthorised_15": "Underretning (15 % ulovligt)"},
+        "short_change": "Ændring", "through": "til og med {day}",
+        "table_note": "Fravær: andel af skoledagene. ≥ 10 % og ≥ {line}: andel af eleverne med "
+                      "så meget fravær. Varsel og underretning: elever hvis ulovlige fravær i "
+                      "et kvartal nåede 10 % / 15 %. Ændring: mod samme periode i basisåret.",
     },
     "en": {
         "nav": "KPIs", "title": "Absence in the municipality: KPIs and targets",
@@ -344,5 +353,15 @@ KPI_UI = {
         "investigated": "Investigated", "not_investigated": "Listed, not investigated",
         "measured": "Measured after", "no_follow_up": "No investigations to compare yet.",
         "period_kind": {"school_year": "whole school year", "quarter": "quarter"},
+        "short": {"pupils": "Pupils", "absence_rate": "Absence", "absence_rate_illness": "Illness",
+                  "absence_rate_authorised": "Leave", "absence_rate_unauthorised": "Unauthorised",
+                  "share_over_10": "≥ 10 %", "share_over_15": "≥ {line}",
+                  "unauthorised_10": "Warning (10 % unauthorised)",
+                  "unauthorised_15": "Notification (15 % unauthorised)"},
+        "short_change": "Change", "through": "through {day}",
+        "table_note": "Absence: share of school days. ≥ 10 % and ≥ {line}: share of pupils with "
+                      "that much absence. Warning and notification: pupils whose unauthorised "
+                      "absence in a quarter reached 10 % / 15 %. Change: against the same period "
+                      "of the baseline year.",
     },
 }

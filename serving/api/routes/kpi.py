@@ -27,6 +27,8 @@ class KpiRow(BaseModel):
     school_year: str = Field(description="the school year the period belongs to, e.g. 2024/25")
     period: str = Field(description="the school year (2024/25) or a calendar quarter (2024-Q4)")
     kind: Literal["school_year", "quarter"]
+    last_day: str = Field(description="the period's last registered school day (ISO date): "
+                                      "before its calendar end while the period runs")
     pupils: int | None = Field(description="pupils enrolled with registered school days in it")
     absence_rate: Share | None = Field(description="absent days / registered school days, all "
                                                    "pupils together (partial days as fractions)")
