@@ -41,7 +41,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from model.calendar import parse_school_year, school_year_label
+from model.calendar import parse_school_year
 from model.rules import statutory_levels
 from model.store import FRACTION_SCALE, STATUS_CODES, STRIP_DAYS
 
@@ -121,99 +121,132 @@ def period_order(period: str) -> tuple:
     return (year if q >= 3 else year - 1, 1, period)
 
 
-# -- per pupil -----------------------------------------------------------------------------------
+# -- per school ------------------------------------------------------------------------------------
+
+SUMS = ("pupils", "registered_days", "absent_days", *(f"{c}_days" for c in CATEGORIES),
+        "over_10", "over_15", "unauthorised_10", "unauthorised_15")
 
 
-def _decode(strips: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    status = np.frombuffer(b"".join(strips["status"]), np.uint8).reshape(-1, STRIP_DAYS)
-    absent = np.frombuffer(b"".join(strips["absent"]), np.uint8).reshape(-1, STRIP_DAYS)
-    # absent fractions in 1/FRACTION_SCALE of a day, on absence statuses only (as register_matrix)
-    absent = np.where(status > STATUS_CODES["present"], absent, 0).astype(np.int32)
-    return status, absent
+def decode_strips(status: bytes, absent: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """The (strips x 366) status codes and absent fractions (in 1/FRACTION_SCALE of a day, on
+    absence statuses only, as register_matrix counts them) of concatenated register strips."""
+    status_ = np.frombuffer(status, np.uint8).reshape(-1, STRIP_DAYS)
+    absent_ = np.frombuffer(absent, np.uint8).reshape(-1, STRIP_DAYS)
+    return status_, np.where(status_ > STATUS_CODES["present"], absent_, np.uint8(0))
 
 
-def pupil_periods(strips: pd.DataFrame, enrolments: pd.DataFrame, spec: KpiSpec) -> pd.DataFrame:
-    """Per pupil, school year and period: school, registered days, absent days per category and
-    whether the statutory lines were reached. `strips` are register strips of one or more school
-    years (pupil_id, school_year, status, absent); pupils without an enrolment that year are left
-    out (the data contract does not allow them)."""
-    frames = []
-    for year, part in strips.groupby("school_year", sort=True):
-        enrol = enrolments[enrolments["school_year"] == year].drop_duplicates("pupil_id")
-        school = pd.Series(enrol["school_id"].to_numpy(), index=enrol["pupil_id"].to_numpy())
-        school_of = school.reindex(part["pupil_id"].to_numpy()).to_numpy()
-        keep = pd.notna(school_of)
-        part = part[keep]
-        if not len(part):
+def _statutory_reached(unauth: np.ndarray, registered: np.ndarray, sl: slice,
+                       spec: KpiSpec) -> np.ndarray:
+    """Level code per pupil (0 none, 1 warning, 2 notification) reached on any school day of
+    the quarter `sl` by model.rules.statutory_levels on the quarter-to-date sums; `unauth`
+    holds the unauthorised absent fractions (1/FRACTION_SCALE of a day)."""
+    level = np.zeros(len(unauth), np.int8)
+    # From the min_days-th registered day on, a line is reached only with at least
+    # line x min_days unauthorised days in the quarter: the others need no running sums.
+    need = min(spec.warning, spec.notification) * spec.min_days * FRACTION_SCALE
+    maybe = np.flatnonzero(unauth[:, sl].sum(axis=1, dtype=np.int32) >= need - 1e-9)
+    for lo in range(0, len(maybe), 50_000):  # bounded temporaries at national scale
+        rows = maybe[lo:lo + 50_000]
+        reg = registered[rows, sl]
+        days = np.cumsum(reg, axis=1, dtype=np.int16)
+        so_far = np.cumsum(unauth[rows, sl], axis=1, dtype=np.int32) / FRACTION_SCALE
+        _, lv = statutory_levels(days, so_far, spec.warning, spec.notification, spec.min_days)
+        level[rows] = np.where(reg, lv, 0).max(axis=1)
+    return level
+
+
+def school_sums(pupil_ids: np.ndarray, school_year: str, status: np.ndarray, absent: np.ndarray,
+                enrolments: pd.DataFrame, spec: KpiSpec) -> pd.DataFrame:
+    """Per school and period of one school year (the year and its quarters): the pupil counts
+    and day sums behind the KPIs (SUMS) and the period's last registered day. `status` and
+    `absent`: the year's register strips as `decode_strips` gives them, one row per pupil of
+    `pupil_ids`; `enrolments`: pupil_id, school_year, school_id (a pupil without an enrolment
+    that year is left out)."""
+    columns = ["school_id", "school_year", "period", "last_day", *SUMS]
+    enrol = enrolments[enrolments["school_year"] == school_year].drop_duplicates("pupil_id")
+    school = pd.Series(enrol["school_id"].to_numpy(object),
+                       index=pd.Index(enrol["pupil_id"].to_numpy(object), dtype=object))
+    school_of = school.reindex(pd.Index(pupil_ids, dtype=object)).to_numpy(object)
+    keep = pd.notna(school_of)
+    if not keep.any():
+        return pd.DataFrame(columns=columns)
+    if not keep.all():
+        status, absent, school_of = status[keep], absent[keep], school_of[keep]
+    codes, names = pd.factorize(school_of, sort=True)
+    n = len(names)
+    registered = status > 0
+    unauth = np.where(status == STATUS_CODES["unauthorised"], absent, np.uint8(0))
+    quarters = quarter_slices(school_year)
+    starts = [sl.start for _, sl in quarters]
+
+    def by_quarter(values: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(values, starts, axis=1, dtype=np.int32)
+
+    sums_q = {"registered_days": by_quarter(registered), "absent_days": by_quarter(absent),
+              "unauthorised_days": by_quarter(unauth)}
+    sums_q["authorised_days"] = by_quarter(
+        np.where(status == STATUS_CODES["authorised"], absent, np.uint8(0)))
+    # the three categories add up to the total: illness is what remains
+    sums_q["illness_days"] = (sums_q["absent_days"] - sums_q["authorised_days"]
+                              - sums_q["unauthorised_days"])
+    levels = np.stack([_statutory_reached(unauth, registered, sl, spec) for _, sl in quarters],
+                      axis=1)
+    any_day = registered.any(axis=0)
+    first = np.datetime64(f"{parse_school_year(school_year)}-08-01")
+    del registered, unauth
+    out = []
+    periods = [(school_year, slice(0, len(quarters)), slice(0, STRIP_DAYS))] + [
+        (label, slice(k, k + 1), sl) for k, (label, sl) in enumerate(quarters)]
+    for label, cols, days_of in periods:
+        days = sums_q["registered_days"][:, cols].sum(axis=1)
+        on = days > 0
+        if not on.any():
             continue
-        school_of = school_of[keep]
-        status, absent = _decode(part)
-        registered = status > 0
-        quarters = quarter_slices(year)
-        reached = {}
-        for label, sl in quarters:
-            reg_q = registered[:, sl]
-            unauth_q = np.where(status[:, sl] == STATUS_CODES["unauthorised"], absent[:, sl], 0)
-            maybe = np.flatnonzero(unauth_q.any(axis=1))
-            level = np.zeros(len(part), np.int8)
-            if len(maybe):
-                days = np.cumsum(reg_q[maybe], axis=1, dtype=np.int32)
-                unauth = np.cumsum(unauth_q[maybe], axis=1, dtype=np.int32) / FRACTION_SCALE
-                _, lv = statutory_levels(days, unauth, spec.warning, spec.notification,
-                                         spec.min_days)
-                level[maybe] = np.where(reg_q[maybe], lv, 0).max(axis=1)
-            reached[label] = level
-        year_level = np.max(np.stack(list(reached.values())), axis=0)
-        ids = part["pupil_id"].to_numpy(object)
-        any_day = registered.any(axis=0)
-        first = np.datetime64(f"{parse_school_year(year)}-08-01")
-        for label, sl in [(year, slice(0, STRIP_DAYS)), *quarters]:
-            days = registered[:, sl].sum(axis=1)
-            on = days > 0
-            if not on.any():
-                continue
-            st, ab = status[on, sl], absent[on, sl]
-            last = int(np.flatnonzero(any_day[sl])[-1]) + sl.start
-            row = {"pupil_id": ids[on], "school_id": school_of[on], "school_year": year,
-                   "period": label, "last_day": (first + np.timedelta64(last, "D")).astype(str),
-                   "registered_days": days[on],
-                   "absent_days": ab.sum(axis=1) / FRACTION_SCALE}
-            for cat in CATEGORIES:
-                row[f"{cat}_days"] = np.where(st == STATUS_CODES[cat], ab, 0).sum(
-                    axis=1) / FRACTION_SCALE
-            lv = year_level if label == year else reached[label]
-            row["unauthorised_10"] = lv[on] >= 1
-            row["unauthorised_15"] = lv[on] >= 2
-            frames.append(pd.DataFrame(row))
-    columns = ["pupil_id", "school_id", "school_year", "period", "last_day", "registered_days",
-               "absent_days", *(f"{c}_days" for c in CATEGORIES), "unauthorised_10",
-               "unauthorised_15"]
-    if not frames:
-        return pd.DataFrame({c: [] for c in columns})
-    return pd.concat(frames, ignore_index=True)[columns]
+        last = int(np.flatnonzero(any_day[days_of])[-1]) + days_of.start
+        c = codes[on]
+        sums = {"pupils": np.bincount(c, minlength=n)}
+        totals = {key: values[on][:, cols].sum(axis=1) for key, values in sums_q.items()}
+        for key, total in totals.items():
+            sums[key] = np.bincount(c, weights=total, minlength=n)
+            if key != "registered_days":
+                sums[key] = sums[key] / FRACTION_SCALE
+        rate = totals["absent_days"] / FRACTION_SCALE / days[on]
+        sums["over_10"] = np.bincount(c, weights=rate >= spec.concerning, minlength=n)
+        sums["over_15"] = np.bincount(c, weights=rate >= spec.problematic, minlength=n)
+        level = levels[on][:, cols].max(axis=1)
+        sums["unauthorised_10"] = np.bincount(c, weights=level >= 1, minlength=n)
+        sums["unauthorised_15"] = np.bincount(c, weights=level >= 2, minlength=n)
+        frame = pd.DataFrame({"school_id": np.asarray(names, dtype=object),
+                              "school_year": school_year, "period": label,
+                              "last_day": str(first + np.timedelta64(last, "D")), **sums})
+        out.append(frame[frame["pupils"] > 0][columns])
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=columns)
+
+
+def sums_of_pupils(per_pupil: pd.DataFrame, spec: KpiSpec) -> pd.DataFrame:
+    """school_sums from one row per pupil and period (school_id, school_year, period, last_day,
+    registered_days, absent_days, <category>_days, unauthorised_10, unauthorised_15)."""
+    p = per_pupil.assign(pupils=1)
+    rate = p["absent_days"] / p["registered_days"]
+    p["over_10"] = rate >= spec.concerning
+    p["over_15"] = rate >= spec.problematic
+    keys = ["school_id", "school_year", "period"]
+    sums = p.groupby(keys, sort=False)[list(SUMS)].sum()
+    sums["last_day"] = p.groupby(keys, sort=False)["last_day"].max()
+    return sums.reset_index()
 
 
 # -- per group ------------------------------------------------------------------------------------
 
 
-def aggregate(per_pupil: pd.DataFrame, spec: KpiSpec) -> pd.DataFrame:
-    """One row per (school_id or ALL, school_year, period) with the raw figures and the pupil
-    counts behind them (over_10, over_15), before suppression."""
-    p = per_pupil.assign(
-        rate=per_pupil["absent_days"] / per_pupil["registered_days"])
-    p["over_10"] = p["rate"] >= spec.concerning
-    p["over_15"] = p["rate"] >= spec.problematic
-    sums = ["registered_days", "absent_days", *(f"{c}_days" for c in CATEGORIES), "over_10",
-            "over_15", "unauthorised_10", "unauthorised_15"]
+def aggregate(sums: pd.DataFrame, spec: KpiSpec) -> pd.DataFrame:
+    """One row per (school_id or ALL, school_year, period) with the figures and the pupil counts
+    behind them (over_10, over_15), before suppression, from `school_sums`."""
     keys = ["school_year", "period"]
-    by_school = p.groupby(["school_id", *keys], sort=False)[sums].sum()
-    by_school["pupils"] = p.groupby(["school_id", *keys], sort=False).size()
-    by_school["last_day"] = p.groupby(["school_id", *keys], sort=False)["last_day"].max()
-    everyone = p.groupby(keys, sort=False)[sums].sum()
-    everyone["pupils"] = p.groupby(keys, sort=False).size()
-    everyone["last_day"] = p.groupby(keys, sort=False)["last_day"].max()
-    everyone = pd.concat({ALL: everyone}, names=["school_id"])
-    out = pd.concat([by_school, everyone]).reset_index()
+    everyone = sums.groupby(keys, sort=False)[list(SUMS)].sum()
+    everyone["last_day"] = sums.groupby(keys, sort=False)["last_day"].max()
+    everyone = everyone.reset_index().assign(school_id=ALL)
+    out = pd.concat([sums, everyone], ignore_index=True)
     out["absence_rate"] = out["absent_days"] / out["registered_days"]
     for cat in CATEGORIES:
         out[f"absence_rate_{cat}"] = out[f"{cat}_days"] / out["registered_days"]
@@ -251,10 +284,11 @@ def suppress(rows: pd.DataFrame, columns: dict[str, str], spec: KpiSpec,
     return out
 
 
-def baseline_year(per_pupil: pd.DataFrame, spec: KpiSpec) -> str | None:
-    years = sorted(set(per_pupil["school_year"]))
+def baseline_year(school_years: Iterable[str], spec: KpiSpec) -> str | None:
+    """The configured baseline, else the earliest school year there is."""
     if spec.baseline is not None:
         return spec.baseline
+    years = sorted(set(school_years))
     return years[0] if years else None
 
 
@@ -310,14 +344,15 @@ def _objects(values: list) -> np.ndarray:
     return out
 
 
-def kpi_table(per_pupil: pd.DataFrame, spec: KpiSpec,
+def kpi_table(sums: pd.DataFrame, spec: KpiSpec,
               school_year: str | None = None) -> pd.DataFrame:
-    """The rows of `ews kpi`: figures per (school_id or ALL, period), suppressed, with the
-    baseline, the change from it and the targets; only `school_year`'s rows if given."""
-    baseline = baseline_year(per_pupil, spec)
-    if not len(per_pupil):
+    """The rows of `ews kpi` from `school_sums`: figures per (school_id or ALL, period),
+    suppressed, with the baseline, the change from it and the targets; only `school_year`'s
+    rows if given."""
+    if not len(sums):
         return pd.DataFrame(columns=kpi_columns())
-    rows = aggregate(per_pupil, spec)
+    baseline = baseline_year(sums["school_year"].unique(), spec)
+    rows = aggregate(sums, spec)
     rows = suppress(rows, {c: n for c, n in NUMERATOR.items()}, spec,
                     rates=["absence_rate", *(f"absence_rate_{c}" for c in CATEGORIES)])
     rows = against_plan(rows, spec, baseline)
@@ -352,14 +387,15 @@ def school_years_needed(all_years: Iterable[str], spec: KpiSpec,
 # -- what the lists led to -------------------------------------------------------------------------
 
 
-def _quarter_label(day) -> str:
-    day = pd.Timestamp(day)
-    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
-
-
-def _school_year(day) -> str:
-    day = pd.Timestamp(day)
-    return school_year_label(day.year if day.month >= 8 else day.year - 1)
+def _quarters_and_years(days: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Calendar quarter labels ("2024-Q4") and school years ("2024/25") of dates."""
+    when = pd.to_datetime(pd.Series(days))
+    year, month = when.dt.year.to_numpy(), when.dt.month.to_numpy()
+    start = np.where(month >= 8, year, year - 1)
+    quarter = pd.Series(year).astype(str) + "-Q" + pd.Series((month - 1) // 3 + 1).astype(str)
+    school = (pd.Series(start).astype(str) + "/"
+              + pd.Series((start + 1) % 100).astype(str).str.zfill(2))
+    return quarter.to_numpy(object), school.to_numpy(object)
 
 
 DECISION_COLUMNS = ("investigate", "already_known", "no_action", "other")
@@ -376,8 +412,7 @@ def list_outcomes(flags: pd.DataFrame, reviews: pd.DataFrame, spec: KpiSpec,
     if not len(flags):
         return pd.DataFrame(columns=cols)
     f = flags.copy()
-    f["period"] = [_quarter_label(d) for d in f["as_of"]]
-    f["school_year"] = [_school_year(d) for d in f["as_of"]]
+    f["period"], f["school_year"] = _quarters_and_years(f["as_of"])
     if school_year is not None:
         f = f[f["school_year"] == school_year]
     latest = (reviews.sort_values(["flag_id", "created_at"]).drop_duplicates("flag_id", keep="last")
@@ -433,7 +468,7 @@ def follow_up(flags: pd.DataFrame, reviews: pd.DataFrame, register, spec: KpiSpe
     if not len(flags) or not len(reviews):
         return pd.DataFrame(columns=cols)
     f = flags[flags["risk"].notna()].copy()
-    f["school_year"] = [_school_year(d) for d in f["as_of"]]
+    f["school_year"] = _quarters_and_years(f["as_of"])[1]
     inv = reviews[reviews["decision"] == "investigate"].merge(
         f[["id", "band", "school_year"]], left_on="flag_id", right_on="id")
     inv = inv.sort_values("decided_on").drop_duplicates(["pupil_id", "school_year"])
@@ -494,6 +529,20 @@ class KpiReport:
     school_years: list[str]  # every school year in the register
 
 
+def _tuples_frame(rows, names: list[str]) -> pd.DataFrame:
+    """A frame from result rows as plain columns (a frame built from Row objects probes every
+    row's attributes: seconds at national scale)."""
+    if not rows:
+        return pd.DataFrame({n: [] for n in names})
+    columns = {}
+    for name, values in zip(names, zip(*rows, strict=True), strict=True):
+        # object columns as they come (no conversion of a million ids to another string type)
+        column = np.empty(len(values), dtype=object)
+        column[:] = values
+        columns[name] = column
+    return pd.DataFrame(columns, copy=False)
+
+
 def stored_school_years(engine) -> list[str]:
     from sqlalchemy import select
 
@@ -504,66 +553,64 @@ def stored_school_years(engine) -> list[str]:
 
 
 def compute_report(engine, spec: KpiSpec, school_year: str | None = None) -> KpiReport:
-    """The KPIs, list outcomes and follow-up from the store: the register strips are read one
-    school year at a time (only `school_year` and the baseline year when one is given)."""
+    """The KPIs, list outcomes and follow-up from the store. The register strips are read one
+    school year at a time (only `school_year` and the baseline year when one is given) and
+    reduced to sums per school at once; the listed pupils' strips are kept for the follow-up."""
     from sqlalchemy import select
 
     from model.records import flag_lists, reviews
     from model.records import flags as flag_table
-    from model.store import enrolments, read_strips
+    from model.store import enrolments, register, register_matrix, school_days
 
     years = stored_school_years(engine)
     if school_year is not None:
         parse_school_year(school_year)
-    if spec.baseline is not None:
-        parse_school_year(spec.baseline)
-    per_pupil = []
+    baseline = baseline_year(years, spec)
+    spec = KpiSpec(**{**spec.__dict__, "baseline": baseline})
+    sums, kept = [], []
     with engine.connect() as conn:
-        enrol = pd.DataFrame(conn.execute(select(
+        enrol = _tuples_frame(conn.execute(select(
             enrolments.c.pupil_id, enrolments.c.school_year, enrolments.c.school_id)).all(),
-            columns=["pupil_id", "school_year", "school_id"])
-        for year in school_years_needed(years, spec, school_year):
-            strips = read_strips(conn, school_years=[year])
-            per_pupil.append(pupil_periods(strips, enrol, spec))
-            del strips
-        flag_rows = pd.DataFrame(conn.execute(select(
+            ["pupil_id", "school_year", "school_id"])
+        flag_rows = _tuples_frame(conn.execute(select(
             flag_table.c.id, flag_table.c.pupil_id, flag_table.c.section, flag_table.c.risk,
             flag_table.c.band, flag_lists.c.school_id, flag_lists.c.as_of).join_from(
                 flag_table, flag_lists, flag_table.c.list_id == flag_lists.c.id)).all(),
-            columns=["id", "pupil_id", "section", "risk", "band", "school_id", "as_of"])
-        review_rows = pd.DataFrame(conn.execute(select(
+            ["id", "pupil_id", "section", "risk", "band", "school_id", "as_of"])
+        review_rows = _tuples_frame(conn.execute(select(
             reviews.c.flag_id, reviews.c.pupil_id, reviews.c.decision, reviews.c.decided_on,
             reviews.c.created_at).where(reviews.c.flag_id.is_not(None))).all(),
-            columns=["flag_id", "pupil_id", "decision", "decided_on", "created_at"])
-    per_pupil = (pd.concat(per_pupil, ignore_index=True) if per_pupil
-                 else pupil_periods(pd.DataFrame(columns=["pupil_id", "school_year", "status",
-                                                          "absent"]), enrol, spec))
-    baseline = spec.baseline if spec.baseline is not None else (years[0] if years else None)
-    rows = kpi_table(per_pupil, KpiSpec(**{**spec.__dict__, "baseline": baseline}), school_year)
-    del per_pupil
+            ["flag_id", "pupil_id", "decision", "decided_on", "created_at"])
+        follow = bool(len(review_rows)) and bool((review_rows["decision"] == "investigate").any())
+        listed = set(flag_rows["pupil_id"]) if follow else set()
+        for year in school_years_needed(years, spec, school_year):
+            # the driver's rows as they come: no Row objects, no frame of a million strips
+            cursor = conn.execute(select(register.c.pupil_id, register.c.status,
+                                         register.c.absent).where(
+                register.c.school_year == year)).cursor
+            rows = cursor.fetchall()
+            cursor.close()
+            pupil_ids = np.empty(len(rows), dtype=object)
+            pupil_ids[:] = [r[0] for r in rows]
+            status, absent = decode_strips(b"".join(bytes(r[1]) for r in rows),
+                                           b"".join(bytes(r[2]) for r in rows))
+            if follow:
+                kept += [(r[0], year, bytes(r[1]), bytes(r[2])) for r in rows if r[0] in listed]
+            del rows
+            sums.append(school_sums(pupil_ids, year, status, absent, enrol, spec))
+            del status, absent, pupil_ids
+        days = None
+        if follow:
+            days = np.array(sorted(d for (d,) in conn.execute(
+                select(school_days.c.date).distinct())), dtype="datetime64[D]")
+    sums = (pd.concat(sums, ignore_index=True) if sums
+            else pd.DataFrame(columns=["school_id", "school_year", "period", "last_day", *SUMS]))
+    rows = kpi_table(sums, spec, school_year)
     lists = list_outcomes(flag_rows, review_rows, spec, school_year)
-    follow = pd.DataFrame()
-    if len(review_rows) and (review_rows["decision"] == "investigate").any():
-        follow = follow_up(flag_rows, review_rows, _register_of(engine, flag_rows), spec,
-                           school_year)
+    if follow:
+        register_of_listed = register_matrix(
+            _tuples_frame(kept, ["pupil_id", "school_year", "status", "absent"]), days)
+        follow_rows = follow_up(flag_rows, review_rows, register_of_listed, spec, school_year)
     else:
-        follow = follow_up(flag_rows.iloc[:0], review_rows, None, spec)
-    return KpiReport(school_year, baseline, spec, rows, lists, follow, years)
-
-
-def _register_of(engine, flag_rows: pd.DataFrame):
-    """The register matrix of the listed pupils, over their lists' school years and the next
-    (the 8 weeks after a decision in June reach into August)."""
-    from sqlalchemy import select
-
-    from model.store import read_strips, register_matrix, school_days
-
-    years = sorted({_school_year(d) for d in flag_rows["as_of"]})
-    years = sorted(set(years) | {school_year_label(parse_school_year(y) + 1) for y in years})
-    keys = pd.DataFrame([(p, y) for p in flag_rows["pupil_id"].unique() for y in years],
-                        columns=["pupil_id", "school_year"])
-    with engine.connect() as conn:
-        strips = read_strips(conn, keys=keys)
-        days = np.array(sorted(d for (d,) in conn.execute(select(school_days.c.date).distinct())),
-                        dtype="datetime64[D]")
-    return register_matrix(strips, days)
+        follow_rows = follow_up(flag_rows.iloc[:0], review_rows, None, spec)
+    return KpiReport(school_year, baseline, spec, rows, lists, follow_rows, years)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.kpi import ALL, KpiSpec, against_plan, kpi_table, list_outcomes
+from model.kpi import ALL, KpiSpec, against_plan, kpi_table, list_outcomes, sums_of_pupils
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +146,8 @@ def _per_pupil(counts: dict[str, int], pupils: int = 20) -> pd.DataFrame:
 
 def test_suppression_hides_every_numerator_from_1_to_4_and_shows_0_and_5_up():
     counts = {f"S{n}": n for n in range(0, 8)}
-    rows = kpi_table(_per_pupil(counts), KpiSpec()).set_index(["school_id", "period"])
+    rows = kpi_table(sums_of_pupils(_per_pupil(counts), KpiSpec()), KpiSpec()).set_index(
+        ["school_id", "period"])
     for school, n in counts.items():
         for period in ("2024/25", "2024-Q4"):
             row = rows.loc[(school, period)]
@@ -163,7 +164,7 @@ def test_suppression_hides_every_numerator_from_1_to_4_and_shows_0_and_5_up():
 
 
 def test_a_group_of_fewer_than_5_pupils_shows_no_figure():
-    rows = kpi_table(_per_pupil({"S1": 0}, pupils=3), KpiSpec())
+    rows = kpi_table(sums_of_pupils(_per_pupil({"S1": 0}, pupils=3), KpiSpec()), KpiSpec())
     school = rows[rows["school_id"] == "S1"].iloc[0]
     assert school["pupils"] is None and school["absence_rate"] is None
     assert school["absence_rate_illness"] is None and school["suppressed"]
