@@ -377,10 +377,13 @@ def stage_kpi(run: Path, url: str) -> dict:
     out = run / "kpi"
     env = dict(os.environ, EWS_DATABASE_URL=url, EWS_HOME=str(run / "home"),
                EWS_PSEUDONYM_KEY=PSEUDONYM_KEY, PYTHONPATH=str(ROOT))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "ews", "kpi", "--out", str(out)], env=env,
                           capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode:
         raise RuntimeError(f"ews kpi failed: {done.stderr[-2000:]}")
     with open(out / "kpi.csv") as fh:
@@ -395,6 +398,9 @@ def stage_kpi(run: Path, url: str) -> dict:
         strips = conn.execute(select(func.count()).select_from(register)).scalar()
     return {"seconds": seconds, "rows": strips, "rows_per_s": strips / seconds,
             "kpi_rows": kpi_rows, "follow_up_rows": follow_rows, "decisions_recorded": decided,
+            # CPU time of the command (imports included): what the wall time would be on an
+            # idle machine, barely moved by other work sharing the cores
+            "command_cpu_seconds": cpu,
             # the command ran as a child of this process: its own peak, not this one's
             "command_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
