@@ -3,6 +3,7 @@ the delivered register, suppression of small numbers, and the figures against th
 
 from __future__ import annotations
 
+import os
 from datetime import date
 
 import numpy as np
@@ -247,3 +248,49 @@ def test_follow_up_compares_8_school_weeks_before_and_after_by_risk_band():
     # with the default suppression these groups of 1 and 2 pupils show nothing
     hidden = follow_up(flags, reviews, register, KpiSpec())
     assert hidden["suppressed"].all() and hidden["absence_before"].isna().all()
+
+
+def test_ews_kpi_writes_csv_and_xlsx_and_says_one_line_on_bad_input(town, tmp_path):
+    import csv
+
+    from openpyxl import load_workbook
+
+    from tests.cli import run
+
+    folder, engine = town
+    home = folder.parent
+    env = {**os.environ, "EWS_HOME": str(home), "OMP_NUM_THREADS": "1",
+           "EWS_PSEUDONYM_KEY": "test-key-" + "x" * 32,
+           "EWS_DATABASE_URL": f"sqlite:///{home / 'ews.db'}"}
+    out = tmp_path / "kpi"
+    done = run(["kpi", "--school-year", "2025/26", "--out", str(out)], env)
+    assert "baseline 2024/25" in done.stdout
+    with open(out / "kpi.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    required = ["school_id", "period", "pupils", "absence_rate", "share_over_10",
+                "share_over_15", "unauthorised_10", "unauthorised_15", "suppressed"]
+    assert list(rows[0])[:3] == ["school_id", "school_year", "period"]
+    assert set(required) <= set(rows[0])
+    assert {r["period"] for r in rows} == {"2025/26", "2025-Q3", "2025-Q4"}
+    assert {r["school_id"] for r in rows} == {"ALL", "S01", "S02", "S03", "S04"}
+    for r in rows:
+        for share in ("absence_rate", "share_over_10", "share_over_15"):
+            assert r[share] == "" or 0 <= float(r[share]) <= 1
+        assert r["suppressed"] in ("true", "false")
+        assert (r["suppressed"] == "true") == any(r[c] == "" for c in required)
+    book = load_workbook(out / "kpi.xlsx")
+    assert book.sheetnames == ["Nøgletal", "Listernes udfald", "Opfølgning", "Om tallene"]
+    assert book["Nøgletal"].max_row == len(rows) + 1
+    from sqlalchemy import select
+
+    from model.records import audit_log
+
+    with engine.connect() as conn:
+        actions = [a for (a,) in conn.execute(select(audit_log.c.action).where(
+            audit_log.c.actor == "cli:kpi"))]
+    assert actions == ["export_kpi"]
+    for bad, says in ((["--school-year", "2025-26"], "--school-year"),
+                      (["--school-year", "2019/20"], "nothing is registered")):
+        failed = run(["kpi", *bad, "--out", str(tmp_path / "x")], env, code=2)
+        assert failed.stderr.count("\n") == 1 and says in failed.stderr
+        assert "Traceback" not in failed.stderr
