@@ -13,13 +13,21 @@ process (so peak RSS is the stage's own):
             (features and labels for every pupil; fitted on at most 400,000 pupil-dates),
             calibrated on a later date;
 - weekly:   one weekly run for every school (score everyone, SHAP reasons for everyone on an
-            early-warning list, store scores and lists in SQLite).
+            early-warning list, store scores and lists in SQLite);
+- kpi:      `ews kpi --out DIR` as a command (its own process, imports included) on that store:
+            the municipality's KPIs per school and ALL for both school years and their
+            quarters, what the week's lists led to and the before/after follow-up, after a
+            third of the early-warning flags were given an `investigate` decision (not timed).
 
 Figures go to OUT/national.json and OUT/national.csv (one row per size and stage), a table is
 printed, and OUT/national.png plots cost against pupils. Timings are reported, not asserted.
 
     .venv/bin/python benchmarks/national.py [--pupils 10000 50000 ...] [--out DIR] [--postgres]
-        [--as-of-dates N] [--keep]
+        [--as-of-dates N] [--keep] [--stages ingest features train weekly kpi]
+
+`--stages` runs only some stages (the others' figures are left out): e.g. `ingest kpi` measures
+the KPIs at a size where the whole pipeline would not fit the time at hand (without lists, the
+KPIs' list outcomes and follow-up are then empty).
 
 How the generated register differs from `model.demo`: the same shape and volume (every pupil
 registered on every school day, ~5-8 % absence, illness > leave > unauthorised, partial days,
@@ -333,8 +341,72 @@ def stage_weekly(run: Path, url: str) -> dict:
                       "storing": stages["_store_scores"] + stages.get("_store_list", 0.0)}}
 
 
+def _decide_a_third(url: str) -> int:
+    """Give every third early-warning flag of the stored lists an `investigate` decision (and
+    the others of those a mix), as the teams would record them; returns the decisions made."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert, select
+
+    from model.records import DECISIONS, flag_lists, flags, reviews
+    from model.store import open_store
+
+    engine = open_store(url)
+    with engine.begin() as conn:
+        listed = conn.execute(select(flags.c.id, flags.c.pupil_id, flag_lists.c.school_id,
+                                     flag_lists.c.week, flag_lists.c.as_of).join_from(
+            flags, flag_lists, flags.c.list_id == flag_lists.c.id).where(
+            flags.c.section == "early_warning").order_by(flags.c.id)).all()
+        rows = [{"flag_id": f.id, "pupil_id": f.pupil_id, "school_id": f.school_id,
+                 "week": f.week, "decision": DECISIONS[(k // 3) % len(DECISIONS)] if k % 3
+                 else "investigate", "decided_on": f.as_of + timedelta(days=2),
+                 "decided_by": "team:benchmark", "created_at": datetime.now(UTC)}
+                for k, f in enumerate(listed) if k % 2 == 0]
+        if rows:
+            conn.execute(insert(reviews), rows)
+    engine.dispose()
+    return len(rows)
+
+
+def stage_kpi(run: Path, url: str) -> dict:
+    """`ews kpi --out DIR` on the store, as a command of its own (wall time of the command)."""
+    import csv
+    import resource
+
+    decided = _decide_a_third(url)
+    out = run / "kpi"
+    env = dict(os.environ, EWS_DATABASE_URL=url, EWS_HOME=str(run / "home"),
+               EWS_PSEUDONYM_KEY=PSEUDONYM_KEY, PYTHONPATH=str(ROOT))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "ews", "kpi", "--out", str(out)], env=env,
+                          capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if done.returncode:
+        raise RuntimeError(f"ews kpi failed: {done.stderr[-2000:]}")
+    with open(out / "kpi.csv") as fh:
+        kpi_rows = sum(1 for _ in csv.DictReader(fh))
+    with open(out / "kpi_follow_up.csv") as fh:
+        follow_rows = sum(1 for _ in csv.DictReader(fh))
+    from sqlalchemy import func, select
+
+    from model.store import open_store, register
+
+    with open_store(url).connect() as conn:
+        strips = conn.execute(select(func.count()).select_from(register)).scalar()
+    return {"seconds": seconds, "rows": strips, "rows_per_s": strips / seconds,
+            "kpi_rows": kpi_rows, "follow_up_rows": follow_rows, "decisions_recorded": decided,
+            # CPU time of the command (imports included): what the wall time would be on an
+            # idle machine, barely moved by other work sharing the cores
+            "command_cpu_seconds": cpu,
+            # the command ran as a child of this process: its own peak, not this one's
+            "command_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
 STAGES = {"ingest": stage_ingest, "features": stage_features, "train": stage_train,
-          "weekly": stage_weekly}
+          "weekly": stage_weekly, "kpi": stage_kpi}
 
 
 def child(args) -> None:
@@ -359,7 +431,7 @@ def child(args) -> None:
         result = call()
     import resource
 
-    result["peak_rss_mb"] = peak_rss_mb()
+    result["peak_rss_mb"] = max(peak_rss_mb(), result.get("command_peak_rss_mb", 0))
     usage = resource.getrusage(resource.RUSAGE_SELF)
     # CPU time of the whole child (imports and loading included): unlike wall time, barely
     # moved by other work sharing the cores
@@ -401,7 +473,8 @@ def _postgres_schema(url: str, sql: str) -> None:
 
 
 def measure(pupils: int, out: Path, postgres: str | None, as_of_dates: int | None,
-            keep: bool, log, profile: bool = False) -> dict:
+            keep: bool, log, profile: bool = False, stages: tuple[str, ...] = tuple(STAGES)
+            ) -> dict:
     """Every stage at one size; the generated data and store live under out/run-<pupils>."""
     import shutil
 
@@ -430,12 +503,18 @@ def measure(pupils: int, out: Path, postgres: str | None, as_of_dates: int | Non
                     "ingest", run, pg_url, ["--years", YEARS[-1]], log)
             finally:
                 _postgres_schema(postgres, f'DROP SCHEMA "{schema}" CASCADE')
-        result["stages"]["features"] = _run_child("features", run, url, extra_dates, log,
-                                                _profile(out, "features", pupils, profile))
-        result["stages"]["train"] = _run_child("train", run, url, [], log,
-                                               _profile(out, "train", pupils, profile))
-        result["stages"]["weekly"] = _run_child("weekly", run, url, [], log,
-                                                _profile(out, "weekly", pupils, profile))
+        if "features" in stages:
+            result["stages"]["features"] = _run_child("features", run, url, extra_dates, log,
+                                                    _profile(out, "features", pupils, profile))
+        if "train" in stages:
+            result["stages"]["train"] = _run_child("train", run, url, [], log,
+                                                   _profile(out, "train", pupils, profile))
+        if "weekly" in stages:
+            result["stages"]["weekly"] = _run_child("weekly", run, url, [], log,
+                                                    _profile(out, "weekly", pupils, profile))
+        if "kpi" in stages:
+            result["stages"]["kpi"] = _run_child("kpi", run, url, [], log,
+                                                 _profile(out, "kpi", pupils, profile))
     finally:
         if not keep:
             shutil.rmtree(run, ignore_errors=True)
@@ -499,6 +578,8 @@ def main() -> None:
                         help="features for only this many of the weekly as-of dates (smoke runs)")
     parser.add_argument("--keep", action="store_true", help="keep the generated data and stores")
     parser.add_argument("--replot", type=Path, help="write the figures again from this national.json")
+    parser.add_argument("--stages", nargs="+", choices=list(STAGES), default=list(STAGES),
+                        help="only these stages (ingest always runs: the others need its store)")
     parser.add_argument("--child", choices=list(STAGES), dest="stage", help=argparse.SUPPRESS)
     parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -531,7 +612,7 @@ def main() -> None:
 
     for pupils in args.pupils:
         results.append(measure(pupils, out, args.postgres, args.as_of_dates, args.keep, log,
-                               bool(args.profile)))
+                               bool(args.profile), tuple(args.stages)))
         write_figures(results, out, meta)  # after every size, so a long run leaves figures
     print(f"\nfigures: {out / 'national.json'}, {out / 'national.csv'}, {out / 'national.png'}")
     print(f"{'pupils':>8}  {'stage':<28} {'seconds':>8} {'peak MiB':>9} {'rows':>12} {'rows/s':>11}")

@@ -290,7 +290,8 @@ app.add_typer(token_app, name="token")
 @token_app.command("create")
 @user_errors
 def token_create(
-    role: Annotated[str, typer.Option(help="school, team, analyst or admin")],
+    role: Annotated[str, typer.Option(help="school, team, analyst, admin or municipality "
+                                           "(aggregates only)")],
     school: Annotated[str | None, typer.Option(help="the school (school and team tokens)")] = None,
     name: Annotated[
         str | None, typer.Option(help="a name for the audit log (not a person's)")
@@ -481,6 +482,11 @@ from ews import models as _models  # noqa: E402,F401 - registers its commands on
 from ews.weekly import register as _register_weekly  # noqa: E402 - needs the helpers above
 
 _register_weekly(app)
+
+# -- issue 15: the municipality's view
+from ews.kpi import register as _register_kpi  # noqa: E402
+
+_register_kpi(app, user_errors)
 
 
 def main() -> None:

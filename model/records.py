@@ -34,7 +34,7 @@ from model.store import metadata
 
 SECTIONS = ("early_warning", "statutory", "already_concerning")
 DECISIONS = ("investigate", "already_known", "no_action", "other")
-ROLES = ("school", "team", "analyst", "admin")
+ROLES = ("school", "team", "analyst", "admin", "municipality")
 
 scores = Table(
     "scores",

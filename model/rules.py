@@ -91,6 +91,19 @@ def rule_flags(frame: pd.DataFrame) -> pd.DataFrame:
 STATUTORY_LEVELS = ("none", "warning", "notification")
 
 
+def statutory_levels(registered_days: np.ndarray, unauthorised_days: np.ndarray,
+                     warning: float = 0.10, notification: float = 0.15,
+                     min_days: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """The statutory rule on quarter-to-date sums: (unauthorised rate, level code 0 none /
+    1 warning / 2 notification). A level is only given from `min_days` registered days on."""
+    days = np.asarray(registered_days)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(days > 0, unauthorised_days / np.where(days > 0, days, 1), 0.0)
+    level = np.where(days < min_days, 0,
+                     np.where(rate >= notification, 2, np.where(rate >= warning, 1, 0)))
+    return rate, level
+
+
 def statutory_quarter(dm: DayMajor, as_of: date, cols: np.ndarray, warning: float = 0.10,
                       notification: float = 0.15, min_days: int = 10) -> pd.DataFrame:
     """The statutory rule for the calendar quarter of `as_of`, on the school days before it:
@@ -100,9 +113,7 @@ def statutory_quarter(dm: DayMajor, as_of: date, cols: np.ndarray, warning: floa
     q0 = int(np.searchsorted(dm.days, np.datetime64(quarter_start(as_of), "D"), "left"))
     days = dm.span(dm.cum_registered, q0, n, cols)
     unauth = dm.span(dm.cum["unauthorised"], q0, n, cols)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rate = np.where(days > 0, unauth / days, 0.0)
-    level = np.where(days < min_days, 0, np.where(rate >= notification, 2, np.where(rate >= warning, 1, 0)))
+    rate, level = statutory_levels(days, unauth, warning, notification, min_days)
     year, q = quarter_of(as_of)
     return pd.DataFrame({
         "quarter": f"{year}-Q{q}",

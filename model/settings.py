@@ -134,6 +134,22 @@ class Settings(BaseSettings):
                              "smtps://")
         return self
 
+    # -- issue 15: the municipality's view (KPIs against the plan's targets)
+    kpi_baseline_school_year: str | None = Field(
+        None, pattern=r"^\d{4}/\d{2}$",
+        description="the school year the targets are measured from (default: the earliest "
+                    "school year in the register)")
+    kpi_target_problematic: float = Field(
+        -0.15, gt=-1, le=0, description="target change of the share of pupils at or over the "
+                                        "'particularly problematic' line, against the baseline")
+    kpi_target_notifications: float = Field(
+        -0.10, gt=-1, le=0, description="target change of the pupils reaching the statutory "
+                                        "notification line (15 % unauthorised in a quarter)")
+    kpi_concerning: float = Field(0.10, gt=0, lt=1,
+                                  description="concerning absence ('bekymrende fravær')")
+    kpi_suppress_below: int = Field(
+        5, ge=1, description="counts of 1 to this minus 1 pupils are blanked (small numbers)")
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production":

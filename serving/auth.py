@@ -11,6 +11,9 @@ Roles (interfaces.md, domain.md "need to know"):
   team's reviews of them.
 - analyst: every school, pseudonymous data only (reads; no reviews).
 - admin: manages tokens; may read like an analyst and push any school's register.
+- municipality: the municipality's leaders; the aggregate KPIs only (GET /v1/kpi, /pages/kpi),
+  never anything about one pupil, list or flag (MUNICIPALITY_PATHS: an allow-list, so a route
+  added later is refused to it until it is named there).
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ from model.records import ROLES, page_sessions, tokens
 from model.store import schools
 
 SCHOOL_ROLES = ("school", "team")  # roles scoped to one school
+AGGREGATE_ROLES = ("municipality",)  # roles that see aggregates only, never a pupil
+# The route templates an aggregate-only role may reach (the pages' login, logout, language and
+# start page authenticate no principal, or only to redirect it here).
+MUNICIPALITY_PATHS = frozenset({"/v1/kpi", "/pages/kpi", "/pages/"})
 TOKEN_PREFIX = "ews_"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 
@@ -47,8 +54,18 @@ class Principal:
     def school_scoped(self) -> bool:
         return self.role in SCHOOL_ROLES
 
+    @property
+    def aggregates_only(self) -> bool:
+        return self.role in AGGREGATE_ROLES
+
+    def may_reach(self, route_path: str | None) -> bool:
+        """Whether this token's role may use the route with this path template at all."""
+        return not self.aggregates_only or route_path in MUNICIPALITY_PATHS
+
     def sees_school(self, school_id: str | None) -> bool:
         """Whether pupil-level data of `school_id` is within this token's scope."""
+        if self.aggregates_only:
+            return False
         if not self.school_scoped:
             return True
         return school_id is not None and school_id == self.school_id

@@ -516,3 +516,41 @@ def content_disposition(name: str) -> str:
     fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\%' else "_"
                        for c in name)
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+# -- tables of aggregates (issue 15: the municipality's KPIs) ---------------------------------------
+
+
+def table_xlsx(sheets: list[tuple[str, list[str], list[list[Any]], dict[int, str]]],
+               title: str, created: datetime) -> bytes:
+    """A workbook of plain tables: per sheet (name, header, rows, {column index: number
+    format}); bold frozen header, filter, widths from the header. Dated `created` only."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+    from openpyxl.writer.excel import ExcelWriter
+
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for name, header, rows, formats in sheets:
+        sheet = workbook.create_sheet(name[:31])
+        sheet.append(header)
+        for cell in sheet[1]:
+            cell.font, cell.fill = Font(bold=True), PatternFill("solid", fgColor="E0E0E0")
+        for row in rows:
+            sheet.append([neutral_cell(v) for v in row])
+        for j, fmt in formats.items():
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=j + 1, max_col=j + 1):
+                cell.number_format = fmt
+        for j, text in enumerate(header, start=1):
+            sheet.column_dimensions[get_column_letter(j)].width = max(10, min(len(str(text)) + 2,
+                                                                              40))
+        sheet.freeze_panes = "A2"
+        if header:
+            sheet.auto_filter.ref = f"A1:{get_column_letter(len(header))}{max(sheet.max_row, 1)}"
+    workbook.properties.title = title
+    workbook.properties.creator = "Fraværsradar"
+    workbook.properties.created = workbook.properties.modified = created
+    raw = io.BytesIO()
+    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
+        ExcelWriter(workbook, archive).save()
+    return _fixed_dates(raw.getvalue())

@@ -227,6 +227,12 @@ def create_app(settings: Settings, *, holder: ChampionHolder | None = None, regi
 
     for module in (health, pupils, flags, register, model, tokens, monitoring):
         app.include_router(module.router)
+    from model.kpi import KpiSpec  # issue 15: the municipality's figures
+    from serving.api.routes import kpi as kpi_routes
+    from serving.kpi import KpiCache
+
+    app.state.kpi = KpiCache(engine, KpiSpec.from_settings(settings))
+    app.include_router(kpi_routes.router)
     from serving import pages  # the team pages under /pages: the same services, a second face
 
     pages.install(app)

@@ -3,7 +3,9 @@
 Handlers declare what they need with the `Annotated` aliases below; who may see what is decided
 here and only here:
 - roles: `Reader` (school, team, analyst, admin), `TeamReader` (team, analyst, admin),
-  `Reviewer` (team), `RegisterWriter` (school, admin), `Admin`, `ModelManager` (analyst, admin);
+  `Reviewer` (team), `RegisterWriter` (school, admin), `Admin`, `ModelManager` (analyst, admin),
+  `KpiReader` (municipality, analyst, admin); the municipality role reaches nothing but its
+  allow-listed aggregate routes (serving.auth.MUNICIPALITY_PATHS);
 - school scope: a school or team token sees only its own school. Anything outside it - another
   school's pupil, list or flag, and equally one that does not exist - gets the one `forbidden`
   answer, byte for byte the same, so nothing about existence leaks. Analysts and admins see every
@@ -114,7 +116,15 @@ def current_principal(request: Request, engine: EngineDep,
     if principal is None:
         raise unauthorized("The bearer token is unknown or revoked.", invalid=True)
     request.state.principal = principal
+    refuse_beyond_aggregates(request, principal)
     return principal
+
+
+def refuse_beyond_aggregates(request: Request, principal: Principal) -> None:
+    """403 for an aggregate-only role (municipality) anywhere but its allow-listed routes."""
+    route = request.scope.get("route")
+    if not principal.may_reach(getattr(route, "path", None)):
+        raise role_forbidden(principal.role, ("school", "team", "analyst", "admin"))
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
@@ -158,6 +168,7 @@ TeamReader = Annotated[Principal, Depends(require_roles("team", "analyst", "admi
 Reviewer = Annotated[Principal, Depends(require_roles("team"))]
 RegisterWriter = Annotated[Principal, Depends(require_roles("school", "admin"))]
 ModelManager = Annotated[Principal, Depends(require_roles("analyst", "admin"))]
+KpiReader = Annotated[Principal, Depends(require_roles("municipality", "analyst", "admin"))]
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
 
 

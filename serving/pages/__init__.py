@@ -19,6 +19,9 @@ def install(app: FastAPI) -> None:
 
     app.state.page_artifacts = ArtifactCache()
     app.include_router(router)
+    from serving.pages.kpi_page import router as kpi_router  # issue 15: the municipality's page
+
+    app.include_router(kpi_router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="pages-static")
 
     @app.get("/", include_in_schema=False)

@@ -180,3 +180,65 @@ def risk_line(weeks: Sequence[dict], concerns: Sequence[tuple[date, str]], langu
         body.append(f'<path d="M{x:.1f},{base - 12:.1f} l6,10 h-12 z" class="concern">'
                     f"<title>{escape(day(d, language))}: {escape(text)}</title></path>")
     return _svg(width, height, title, desc, "".join(body), "riskline")
+
+
+def kpi_line(points: Sequence[tuple[str, float | None]],
+             reference: Sequence[tuple[str, float | None]], *, title: str, desc: str,
+             value_text, reference_label: str, width: int = 560, height: int = 210) -> Markup:
+    """One KPI over the quarters (label, value; None where suppressed or absent) as a line with
+    a point per quarter, and the target (or baseline) per quarter as a dashed line with its
+    label. `value_text` formats a value for the axis and the marks' titles."""
+    left, right, top, bottom = 52, 30, 14, 40
+    plot_w, plot_h = width - left - right, height - top - bottom
+    labels = [p for p, _ in points]
+    values = [v for _, v in points if v is not None] + [v for _, v in reference if v is not None]
+    if not labels:
+        return _svg(width, height, title, desc, "", "kpiline")
+    top_value = max(values + [1e-9]) * 1.15
+    step = plot_w / max(len(labels) - 1, 1)
+
+    def x_of(i: int) -> float:
+        return left + (i * step if len(labels) > 1 else plot_w / 2)
+
+    def y_of(v: float) -> float:
+        return top + plot_h * (1 - v / top_value)
+
+    body = [f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" class="frame"/>']
+    for k in range(5):
+        v = top_value * k / 4
+        body.append(f'<text x="{left - 6}" y="{y_of(v) + 4:.1f}" class="label" '
+                    f'text-anchor="end">{escape(value_text(v))}</text>')
+    for i, label in enumerate(labels):
+        body.append(f'<text x="{x_of(i):.1f}" y="{height - 22}" class="label" '
+                    f'text-anchor="middle">{escape(label)}</text>')
+
+    def path(series: Sequence[tuple[str, float | None]], css: str) -> None:
+        where = {p: v for p, v in series}
+        segment: list[str] = []
+        for i, label in enumerate(labels):
+            v = where.get(label)
+            if v is None:
+                if len(segment) > 1:
+                    body.append(f'<polyline points="{" ".join(segment)}" class="{css}"/>')
+                segment = []
+            else:
+                segment.append(f"{x_of(i):.1f},{y_of(v):.1f}")
+        if len(segment) > 1:
+            body.append(f'<polyline points="{" ".join(segment)}" class="{css}"/>')
+
+    path(reference, "target")
+    path(points, "line")
+    for i, (label, v) in enumerate(points):
+        if v is not None:
+            body.append(f'<circle cx="{x_of(i):.1f}" cy="{y_of(v):.1f}" r="3.2" class="point">'
+                        f"<title>{escape(label)}: {escape(value_text(v))}</title></circle>")
+    for i, label in enumerate(labels):
+        v = dict(reference).get(label)
+        if v is not None:
+            body.append(f'<rect x="{x_of(i) - 4:.1f}" y="{y_of(v) - 1.5:.1f}" width="8" '
+                        f'height="3" class="target-mark"><title>{escape(label)}: '
+                        f"{escape(reference_label)} {escape(value_text(v))}</title></rect>")
+    body.append(f'<line x1="{left}" y1="{height - 7}" x2="{left + 22}" y2="{height - 7}" '
+                f'class="target"/><text x="{left + 28}" y="{height - 3}" class="label">'
+                f"{escape(reference_label)}</text>")
+    return _svg(width, height, title, desc, "".join(body), "kpiline")

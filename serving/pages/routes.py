@@ -174,6 +174,8 @@ def home_of(principal: Principal) -> str:
         return f"{PREFIX}/schools/{principal.school_id}/flags"
     if principal.role == "school":
         return f"{PREFIX}/pupils"
+    if principal.role == "municipality":
+        return f"{PREFIX}/kpi"
     return f"{PREFIX}/model"
 
 

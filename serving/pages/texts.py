@@ -60,7 +60,8 @@ UI = {
         "logged_out": "Du er logget ud.",
         "signed_in_as": "Logget ind som", "roles": {"school": "skole", "team": "opsporingsteam",
                                                     "analyst": "analytiker",
-                                                    "admin": "administrator"},
+                                                    "admin": "administrator",
+                                                    "municipality": "kommune"},
         "nav_list": "Ugeliste", "nav_find": "Find elev", "nav_model": "Model",
         "school": "Skole", "week": "Uge", "show": "Vis", "previous_week": "Forrige uge",
         "next_week": "Næste uge", "download_excel": "Hent som Excel", "print": "Udskriftsvenlig",
@@ -170,7 +171,8 @@ UI = {
         "token": "Access token", "login_failed": "The access token is unknown or revoked.",
         "logged_out": "You are logged out.",
         "signed_in_as": "Signed in as", "roles": {"school": "school", "team": "detection team",
-                                                  "analyst": "analyst", "admin": "admin"},
+                                                  "analyst": "analyst", "admin": "admin",
+                                                  "municipality": "municipality"},
         "nav_list": "Weekly list", "nav_find": "Find pupil", "nav_model": "Model",
         "school": "School", "week": "Week", "show": "Show", "previous_week": "Previous week",
         "next_week": "Next week", "download_excel": "Download as Excel", "print": "Print view",
@@ -308,3 +310,101 @@ def day(d: date | str | None, language: str) -> str:
     if isinstance(d, str):
         d = date.fromisoformat(d[:10])
     return f"{d.day}.{d.month}.{d.year}" if language == "da" else d.isoformat()
+
+
+# -- issue 15: the municipality's KPI page ---------------------------------------------------------
+KPI_UI = {
+    "da": {
+        "nav": "Nøgletal", "title": "Fravær i kommunen: nøgletal og mål",
+        "intro": "Tal fra fraværsregistreringen for hele kommunen (ALLE) og hver skole, pr. "
+                 "skoleår og kvartal. Fravær tælles som i registreringen: delvise dage som brøk "
+                 "af dagen, over de skoledage eleven er indskrevet. Siden viser kun samlede tal, "
+                 "aldrig en enkelt elev.",
+        "suppression": "Tal for 1-4 elever er skjult (–), som i officiel statistik.",
+        "baseline": "Basisår", "targets": "Mål",
+        "target_problematic": "Andel med særligt problematisk fravær (≥ {line}): {target} "
+                              "mod basisåret",
+        "target_notifications": "Elever der når 15 % ulovligt fravær i et kvartal "
+                                "(underretning): {target} mod basisåret",
+        "school_year": "Skoleår", "show": "Vis", "all": "Hele kommunen",
+        "charts": "Udvikling pr. kvartal, hele kommunen",
+        "chart_desc": "{name} pr. kvartal for hele kommunen; den stiplede linje er {ref}.",
+        "target_line": "mål", "baseline_line": "basisår",
+        "tables": "Tal pr. skole", "period": "Periode", "pupils": "Elever",
+        "absence_rate": "Fravær i alt", "absence_rate_illness": "Sygdom",
+        "absence_rate_authorised": "Ekstraordinær frihed",
+        "absence_rate_unauthorised": "Ulovligt fravær",
+        "share_over_10": "Andel ≥ 10 % fravær", "share_over_15": "Andel ≥ {line} fravær",
+        "unauthorised_10": "Elever ≥ 10 % ulovligt i et kvartal (varsel)",
+        "unauthorised_15": "Elever ≥ 15 % ulovligt i et kvartal (underretning)",
+        "change": "Ændring mod basisår", "on_track": "På sporet", "yes": "ja", "no": "nej",
+        "suppressed": "skjult (1-4 elever)", "school": "Skole",
+        "lists": "Hvad ugelisterne førte til",
+        "lists_intro": "Pr. skole og kvartal: markeringer udleveret, hvor stor en del teamet har "
+                       "taget stilling til, og elever pr. beslutning (den seneste pr. markering).",
+        "flags": "Markeringer", "pupils_flagged": "Elever markeret", "reviewed": "Behandlet",
+        "share_reviewed": "Andel behandlet", "no_lists": "Der er ingen ugelister endnu.",
+        "follow_up": "Fravær før og efter afdækning",
+        "before": "Fravær 8 uger før", "after": "Fravær 8 uger efter",
+        "follow_change": "Ændring (pct.-point)", "band": "Risikoniveau", "group": "Gruppe",
+        "investigated": "Afdækning", "not_investigated": "Listet, ikke afdækket",
+        "measured": "Målt efter", "no_follow_up": "Ingen afdækninger at sammenligne endnu.",
+        "period_kind": {"school_year": "hele skoleåret", "quarter": "kvartal"},
+        "short": {"pupils": "Elever", "absence_rate": "Fravær", "absence_rate_illness": "Sygdom",
+                  "absence_rate_authorised": "Frihed", "absence_rate_unauthorised": "Ulovligt",
+                  "share_over_10": "≥ 10 %", "share_over_15": "≥ {line}",
+                  "unauthorised_10": "Varsel (10 % ulovligt)",
+                  "unauthorised_15": "Underretning (15 % ulovligt)"},
+        "short_change": "Ændring", "through": "til og med {day}",
+        "table_note": "Fravær: andel af skoledagene. ≥ 10 % og ≥ {line}: andel af eleverne med "
+                      "så meget fravær. Varsel og underretning: elever hvis ulovlige fravær i "
+                      "et kvartal nåede 10 % / 15 %. Ændring: mod samme periode i basisåret.",
+    },
+    "en": {
+        "nav": "KPIs", "title": "Absence in the municipality: KPIs and targets",
+        "intro": "Figures from the attendance register for the whole municipality (ALL) and "
+                 "each school, per school year and quarter. Absence is counted as the register "
+                 "counts it: partial days as their fraction, over the school days a pupil is "
+                 "enrolled. This page shows aggregates only, never a single pupil.",
+        "suppression": "Figures of 1-4 pupils are hidden (–), as in official statistics.",
+        "baseline": "Baseline year", "targets": "Targets",
+        "target_problematic": "Share with particularly problematic absence (≥ {line}): {target} "
+                              "against the baseline",
+        "target_notifications": "Pupils reaching 15 % unauthorised absence in a quarter "
+                                "(notification): {target} against the baseline",
+        "school_year": "School year", "show": "Show", "all": "Whole municipality",
+        "charts": "Quarter by quarter, whole municipality",
+        "chart_desc": "{name} per quarter for the whole municipality; the dashed line is {ref}.",
+        "target_line": "target", "baseline_line": "baseline",
+        "tables": "Figures per school", "period": "Period", "pupils": "Pupils",
+        "absence_rate": "Total absence", "absence_rate_illness": "Illness",
+        "absence_rate_authorised": "Authorised leave",
+        "absence_rate_unauthorised": "Unauthorised",
+        "share_over_10": "Share ≥ 10 % absence", "share_over_15": "Share ≥ {line} absence",
+        "unauthorised_10": "Pupils ≥ 10 % unauthorised in a quarter (warning)",
+        "unauthorised_15": "Pupils ≥ 15 % unauthorised in a quarter (notification)",
+        "change": "Change from baseline", "on_track": "On track", "yes": "yes", "no": "no",
+        "suppressed": "hidden (1-4 pupils)", "school": "School",
+        "lists": "What the weekly lists led to",
+        "lists_intro": "Per school and quarter: flags handed out, the share the team decided "
+                       "on, and pupils per decision (the latest per flag).",
+        "flags": "Flags", "pupils_flagged": "Pupils flagged", "reviewed": "Reviewed",
+        "share_reviewed": "Share reviewed", "no_lists": "There are no weekly lists yet.",
+        "follow_up": "Absence before and after an investigation",
+        "before": "Absence 8 weeks before", "after": "Absence 8 weeks after",
+        "follow_change": "Change (points)", "band": "Risk band", "group": "Group",
+        "investigated": "Investigated", "not_investigated": "Listed, not investigated",
+        "measured": "Measured after", "no_follow_up": "No investigations to compare yet.",
+        "period_kind": {"school_year": "whole school year", "quarter": "quarter"},
+        "short": {"pupils": "Pupils", "absence_rate": "Absence", "absence_rate_illness": "Illness",
+                  "absence_rate_authorised": "Leave", "absence_rate_unauthorised": "Unauthorised",
+                  "share_over_10": "≥ 10 %", "share_over_15": "≥ {line}",
+                  "unauthorised_10": "Warning (10 % unauthorised)",
+                  "unauthorised_15": "Notification (15 % unauthorised)"},
+        "short_change": "Change", "through": "through {day}",
+        "table_note": "Absence: share of school days. ≥ 10 % and ≥ {line}: share of pupils with "
+                      "that much absence. Warning and notification: pupils whose unauthorised "
+                      "absence in a quarter reached 10 % / 15 %. Change: against the same period "
+                      "of the baseline year.",
+    },
+}

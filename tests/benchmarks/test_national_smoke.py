@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-STAGES = {"ingest (SQLite, 2 years)", "features", "train", "weekly"}
+STAGES = {"ingest (SQLite, 2 years)", "features", "train", "weekly", "kpi"}
 
 
 @pytest.mark.slow
@@ -36,6 +36,9 @@ def test_national_benchmark_runs_at_10k_and_50k_and_writes_its_figures(tmp_path)
             assert values["seconds"] > 0 and values["peak_rss_mb"] > 0 and values["rows"] > 0, stage
         assert result["stages"]["features"]["as_of_dates"] == 4
         assert result["stages"]["weekly"]["schools"] == result["schools"]
+        kpi = result["stages"]["kpi"]  # ews kpi: per school and ALL, 2 years and 8 quarters
+        assert kpi["kpi_rows"] == (result["schools"] + 1) * 10
+        assert kpi["decisions_recorded"] > 0 and kpi["follow_up_rows"] > 0
     with open(tmp_path / "national.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert {(r["pupils"], r["stage"]) for r in rows} == {

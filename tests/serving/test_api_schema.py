@@ -26,6 +26,7 @@ OPERATIONS = [
     ("POST", "/v1/flags/{flag_id}/review"), ("POST", "/v1/register"),
     ("GET", "/v1/model"), ("GET", "/v1/model/card"), ("POST", "/v1/model/refresh"),
     ("GET", "/v1/tokens"), ("POST", "/v1/tokens"), ("GET", "/v1/monitoring"),
+    ("GET", "/v1/kpi"),
 ]
 SKIPPED = [("DELETE", "/v1/tokens/{token_id}")]
 
