@@ -3,11 +3,18 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEMO := demo
+DEMO ?= demo
+OUT ?= out
+# The demo's size: `make demo-home DEMO_PUPILS=1500 DEMO_SCHOOLS=3` makes a smaller one the same way.
+DEMO_PUPILS ?= 6000
+DEMO_SCHOOLS ?= 12
+# How `ews` is run, and what must exist first: the virtualenv's by default (tests pass their own).
+EWS ?= $(BIN)/ews
+EWS_READY ?= $(BIN)/ews
 export OMP_NUM_THREADS ?= 1
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: demo test lint bench clean notebooks
+.PHONY: demo demo-home test lint bench clean notebooks
 
 $(BIN)/ews: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,13 +23,18 @@ $(BIN)/ews: pyproject.toml
 	touch $(BIN)/ews
 
 ## demo: the main job end to end on the embedded default municipality, then serve it
-demo: $(BIN)/ews
-	$(BIN)/ews demo-data $(DEMO)
-	$(BIN)/ews ingest $(DEMO)
-	$(BIN)/ews train
-	$(BIN)/ews score --as-of $$(date -d "last monday" +%F) --out out/scores.csv
-	$(BIN)/ews flags --out out/lists
-	$(BIN)/ews serve
+demo: demo-home
+	$(EWS) serve
+
+## demo-home: the same without serving: demo data -> ingest -> train -> score -> weekly lists, then
+## the values the README's examples use on this home (a school, the stored week, a pupil)
+demo-home: $(EWS_READY)
+	$(EWS) demo-data $(DEMO) --pupils $(DEMO_PUPILS) --schools $(DEMO_SCHOOLS)
+	$(EWS) ingest $(DEMO)
+	$(EWS) train
+	$(EWS) score --as-of $$(date -d "last monday" +%F) --out $(OUT)/scores.csv
+	$(EWS) flags --out $(OUT)/lists
+	$(EWS) demo-hints
 
 ## test: the whole test suite (PostgreSQL tests need the server at 127.0.0.1:5432)
 test: $(BIN)/ews
@@ -44,4 +56,4 @@ bench: $(BIN)/ews
 	$(BIN)/python benchmarks/weekly.py
 
 clean:
-	rm -rf .ews $(DEMO) out
+	rm -rf .ews $(DEMO) $(OUT)

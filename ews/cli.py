@@ -479,6 +479,13 @@ def model_card(
         typer.echo(str(path))
 
 
+# --- the README's examples on a fresh home (issue 17) --------------------------------------------
+
+from ews.hints import demo_hints  # noqa: E402
+
+app.command("demo-hints")(user_errors(demo_hints))
+
+
 def main() -> None:
     """Console entry point."""
     app()
