@@ -19,6 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from model.errors import UserError
+from model.progress import Steps
 
 # typer >= 0.23 carries its own copy of click; the exceptions are those of the click it builds on.
 _click = importlib.import_module(TyperGroup.__mro__[1].__module__.rpartition(".")[0] + ".exceptions")
@@ -217,20 +218,27 @@ def score(
     from serving.champion import load_champion
     from serving.scoring import score_frame, score_table, with_reasons
 
+
     settings = _settings()
     day = _parse_date(as_of, "--as-of")
     if day > date.today():
         raise UserError(f"--as-of {day} is in the future")
-    champion = load_champion(settings)
-    engine = _store()
-    inputs = load_inputs(engine)
-    frame = score_frame(inputs.feature_builder(), champion.model, day, LabelSpec.from_settings(settings),
-                        school)
-    if school is not None and not len(frame):
-        raise UserError(f"no pupils on roll at school {school!r} on {day}")
-    table = score_table(with_reasons(frame, champion.model, language=language))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False)
+    with Steps("score", 5) as steps:
+        steps.next("loading the champion")
+        champion = load_champion(settings)
+        engine = _store()
+        steps.next("reading the register")
+        inputs = load_inputs(engine)
+        steps.next("features and risk")
+        frame = score_frame(inputs.feature_builder(), champion.model, day,
+                            LabelSpec.from_settings(settings), school)
+        if school is not None and not len(frame):
+            raise UserError(f"no pupils on roll at school {school!r} on {day}")
+        steps.next("reasons")
+        table = score_table(with_reasons(frame, champion.model, language=language))
+        steps.next(f"writing {out.name}")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out, index=False)
     from serving.audit import EXPORT_SCORES, record
 
     record(engine, settings.secret_key(), actor="cli:score", role="admin", action=EXPORT_SCORES,
@@ -258,20 +266,30 @@ def flags(
 
     if language not in LANGUAGES:
         raise UserError(f"--language must be one of {', '.join(LANGUAGES)}, not {language!r}")
+
     settings = _settings()
     resolve_week(week)  # a bad week fails before the model is loaded
     engine = _store()
-    lists = build_weekly_lists(settings, engine, load_champion(settings), week, school)
-    for flag_list in lists:
-        stored = stored_flag_list(engine, flag_list.school_id, flag_list.week, language)
-        paths = export_flag_list(stored, out, language, threshold=settings.concern_threshold,
-                                 horizon=settings.horizon_days, trailing=settings.trailing_days)
-        record(engine, settings.secret_key(), actor="cli:flags", role="admin",
-               action=EXPORT_FLAGS, school_id=flag_list.school_id,
-               pupils=[f.pupil_id for f in flag_list.flags],
-               detail={"week": flag_list.week, "language": language, "rows": len(flag_list.flags),
-                       "formats": [p.suffix[1:] for p in paths]})
-        typer.echo(f"{flag_list.summary()} -> {paths[0].with_suffix('.{csv,xlsx,html}')}")
+    written = []
+    with Steps("flags", 2) as steps:
+        steps.next("loading the champion")
+        champion = load_champion(settings)
+        steps.next("scoring, cutting the lists")
+        lists = build_weekly_lists(settings, engine, champion, week, school)
+        steps.more(len(lists))
+        for flag_list in lists:
+            steps.next(f"writing {flag_list.school_id}")
+            stored = stored_flag_list(engine, flag_list.school_id, flag_list.week, language)
+            paths = export_flag_list(stored, out, language, threshold=settings.concern_threshold,
+                                     horizon=settings.horizon_days, trailing=settings.trailing_days)
+            record(engine, settings.secret_key(), actor="cli:flags", role="admin",
+                   action=EXPORT_FLAGS, school_id=flag_list.school_id,
+                   pupils=[f.pupil_id for f in flag_list.flags],
+                   detail={"week": flag_list.week, "language": language,
+                           "rows": len(flag_list.flags), "formats": [p.suffix[1:] for p in paths]})
+            written.append(f"{flag_list.summary()} -> {paths[0].with_suffix('.{csv,xlsx,html}')}")
+    for line in written:
+        typer.echo(line)
 
 
 @app.command()
@@ -401,17 +419,23 @@ def monitor(
     from serving.flags import resolve_week
     from serving.monitoring import champion_reference, monitor_week, store_monitoring, table_lines
 
+
     settings = _settings()
     resolve_week(week)  # a bad week fails before the model is loaded
     engine = _store()
-    champion = load_champion(settings)
-    reference = champion_reference(settings, champion.version)
-    result = monitor_week(settings, engine, champion, reference, week)
-    store_monitoring(engine, result)
-    if log_to_mlflow:
-        from training.tracking import log_monitoring
+    with Steps("monitor", 4 if log_to_mlflow else 3) as steps:
+        steps.next("loading the champion")
+        champion = load_champion(settings)
+        reference = champion_reference(settings, champion.version)
+        steps.next("the week vs the training window")
+        result = monitor_week(settings, engine, champion, reference, week)
+        steps.next("storing the run")
+        store_monitoring(engine, result)
+        if log_to_mlflow:
+            from training.tracking import log_monitoring
 
-        log_monitoring(settings, result.summary(), result.psi, result.schools, result.precision)
+            steps.next("logging to MLflow")
+            log_monitoring(settings, result.summary(), result.psi, result.schools, result.precision)
     for line in table_lines(result):
         typer.echo(line)
     for line in result.warnings:

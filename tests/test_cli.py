@@ -140,3 +140,47 @@ def test_the_docstrings_are_reflowed_not_kept_line_for_line():
     for path, cmd in ALL:
         for paragraph in (cmd.help or "").split("\n\n"):
             assert "\n" not in paragraph, (path, paragraph)
+
+
+# -- progress on the long commands ---------------------------------------------------------------
+
+
+class _RecordedSteps:
+    """Stands in for model.progress.Steps: records what a command announces."""
+
+    made: list[_RecordedSteps] = []
+
+    def __init__(self, label, total, enabled=None, **_):
+        self.label, self.total, self.enabled, self.seen = label, total, enabled, []
+        _RecordedSteps.made.append(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def next(self, description):
+        self.seen.append(description)
+
+    def more(self, steps):
+        self.total += steps
+
+
+@pytest.mark.parametrize("args", [["score", "--as-of", "2026-01-05", "--out", "s.csv"],
+                                  ["flags", "--out", "lists", "--week", "2026-W02"],
+                                  ["monitor", "--week", "2026-W02"]], ids=lambda a: a[0])
+def test_long_commands_show_progress_only_on_a_terminal(settings, monkeypatch, args):
+    from model.errors import UserError
+
+    def no_champion(_settings):
+        raise UserError("no champion model is registered yet: run `ews train` first")
+
+    monkeypatch.setattr("serving.champion.load_champion", no_champion)
+    monkeypatch.setattr("ews.cli.Steps", _RecordedSteps)
+    _RecordedSteps.made = []
+    result = invoke(args)
+    assert result.exit_code == 2 and "no champion" in result.stderr
+    [steps] = _RecordedSteps.made
+    assert steps.label == args[0] and steps.seen == ["loading the champion"]
+    assert steps.enabled is None  # decided by model.progress: a terminal or nothing
