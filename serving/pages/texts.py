@@ -135,6 +135,12 @@ UI = {
         "model_version": "modelversion", "note": HTML_TEXT["da"]["note"],
         "empty_section": HTML_TEXT["da"]["empty"],
         "list_title": "Ugeliste {school}, uge {week} {year}",
+        # -- issue 17: holiday weeks in the sparklines
+        "sparkline_gap": "Uge uden skoledage (ferie)",
+        "sparkline_gaps": "grå felter er uger uden skoledage (ferie)",
+        "sparkline_legend": "Kurven ved fraværet viser fravær pr. uge de seneste uger. Et "
+                            "gråt felt med stiplet kant er en uge uden skoledage (ferie): der er "
+                            "intet fravær at vise, så kurven holder pause.",
     },
     "en": {
         "app": "Fraværsradar", "skip": "Skip to content", "language": "Dansk",
@@ -225,6 +231,12 @@ UI = {
         "model_version": "model version", "note": HTML_TEXT["en"]["note"],
         "empty_section": HTML_TEXT["en"]["empty"],
         "list_title": "Weekly list {school}, week {week} {year}",
+        # -- issue 17: holiday weeks in the sparklines
+        "sparkline_gap": "Week without school days (holiday)",
+        "sparkline_gaps": "grey boxes are weeks without school days (holiday)",
+        "sparkline_legend": "The line beside the absence shows absence per week over recent "
+                            "weeks. A grey box with a dotted edge is a week without school "
+                            "days (a holiday): there is no absence to show, so the line pauses.",
     },
 }
 
