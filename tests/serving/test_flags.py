@@ -443,6 +443,7 @@ def test_golden_weekly_list_in_three_formats(settings, sqlite_engine, champion, 
 # -- the command line ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_ews_flags_writes_three_formats_per_school(settings, champion, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
