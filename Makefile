@@ -14,7 +14,7 @@ EWS_READY ?= $(BIN)/ews
 export OMP_NUM_THREADS ?= 1
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: demo demo-home test lint bench clean notebooks
+.PHONY: demo demo-home test test-fast lint bench clean notebooks
 
 $(BIN)/ews: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ demo-home: $(EWS_READY)
 ## test: the whole test suite (PostgreSQL tests need the server at 127.0.0.1:5432)
 test: $(BIN)/ews
 	$(BIN)/pytest
+
+## test-fast: the suite without the tests marked slow or browser (a quick loop while working;
+## CI runs `make test`)
+test-fast: $(BIN)/ews
+	$(BIN)/pytest -m "not slow and not browser"
 
 ## notebooks: run notebooks/*.ipynb on the state in EWS_HOME (e.g. after `make demo`); the executed
 ## copies, with outputs, go to out/notebooks/ (the stored notebooks stay without outputs)

@@ -120,7 +120,9 @@ def _store():
 @user_errors
 def demo_data(
     out_dir: Annotated[Path, typer.Argument(help="folder to write the contract's CSV files to")],
-    pupils: Annotated[int, typer.Option(min=10, help="number of pupils")] = 6000,
+    pupils: Annotated[int, typer.Option(
+        min=10, help="pupils on roll in the last school year (more were enrolled over the years)")
+    ] = 6000,
     schools: Annotated[int, typer.Option(min=1, help="number of schools")] = 12,
     years: Annotated[int, typer.Option(min=1, max=10, help="number of school years")] = 3,
     seed: Annotated[int, typer.Option(help="random seed")] = 7,
