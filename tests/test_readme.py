@@ -157,8 +157,10 @@ def test_every_command_of_the_use_section_runs_on_a_demo_home(tmp_path):
     state = tmp_path / "shell-state"
     state.write_text("export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in values.items()) + "\n")
     server = None
+    timings = []
     try:
         for command in commands:
+            started = time.monotonic()
             run = _adapt(command, port)
             if command.startswith("ews serve"):
                 server = subprocess.Popen(
@@ -175,6 +177,7 @@ def test_every_command_of_the_use_section_runs_on_a_demo_home(tmp_path):
                                   if command.startswith(prefix)), set())
             assert proc.returncode in allowed, (command, proc.returncode, proc.stdout[-2000:],
                                                 proc.stderr[-2000:])
+            timings.append(f"{time.monotonic() - started:7.1f} s  {command}")
     finally:
         if server is not None:
             server.terminate()
@@ -182,4 +185,5 @@ def test_every_command_of_the_use_section_runs_on_a_demo_home(tmp_path):
                 server.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 server.kill()
+    print("\n".join(timings))  # where the time goes, for the CI log (pytest -s or -rP)
     assert server is not None, "the Use section starts `ews serve` for its curl examples"
