@@ -220,7 +220,6 @@ def score(
     from serving.champion import load_champion
     from serving.scoring import score_frame, score_table, with_reasons
 
-
     settings = _settings()
     day = _parse_date(as_of, "--as-of")
     if day > date.today():
@@ -268,7 +267,6 @@ def flags(
 
     if language not in LANGUAGES:
         raise UserError(f"--language must be one of {', '.join(LANGUAGES)}, not {language!r}")
-
     settings = _settings()
     resolve_week(week)  # a bad week fails before the model is loaded
     engine = _store()
@@ -420,7 +418,6 @@ def monitor(
     from serving.champion import load_champion
     from serving.flags import resolve_week
     from serving.monitoring import champion_reference, monitor_week, store_monitoring, table_lines
-
 
     settings = _settings()
     resolve_week(week)  # a bad week fails before the model is loaded
