@@ -19,8 +19,8 @@ def on_a_terminal() -> bool:
 
 
 class Steps:
-    """`with Steps("score", 4) as steps: steps.next("reading the register") ...`: a bar that
-    advances by one as each step starts and shows its name; silent when not enabled.
+    """`with Steps("score", 4) as steps: steps.next("reading the register") ...`: a bar of the
+    steps done so far, showing the name of the one running; silent when not enabled.
 
     `enabled=None` means: only on a terminal. `more(n)` adds steps found on the way (e.g. one
     per school once the schools are known)."""
@@ -32,6 +32,7 @@ class Steps:
         self.width = width
         self._progress = None
         self._task = None
+        self._running = False
 
     def __enter__(self) -> Steps:
         if self.enabled:
@@ -46,9 +47,11 @@ class Steps:
         return self
 
     def next(self, description: str) -> None:
-        """The next step begins."""
+        """The running step (if any) is done; the next one begins."""
         if self._progress is not None:
-            self._progress.update(self._task, advance=1, description=description)
+            self._progress.update(self._task, advance=1 if self._running else 0,
+                                  description=description)
+        self._running = True
 
     def more(self, steps: int) -> None:
         """`steps` more steps than announced."""
