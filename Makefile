@@ -3,11 +3,18 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEMO := demo
+DEMO ?= demo
+OUT ?= out
+# The demo's size: `make demo-home DEMO_PUPILS=1500 DEMO_SCHOOLS=3` makes a smaller one the same way.
+DEMO_PUPILS ?= 6000
+DEMO_SCHOOLS ?= 12
+# How `ews` is run, and what must exist first: the virtualenv's by default (tests pass their own).
+EWS ?= $(BIN)/ews
+EWS_READY ?= $(BIN)/ews
 export OMP_NUM_THREADS ?= 1
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: demo test lint bench clean notebooks evaluate-matrix
+.PHONY: demo demo-home test test-fast lint bench clean notebooks evaluate-matrix
 
 $(BIN)/ews: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,21 +23,31 @@ $(BIN)/ews: pyproject.toml
 	touch $(BIN)/ews
 
 ## demo: the main job end to end on the embedded default municipality, then serve it
-demo: $(BIN)/ews
-	$(BIN)/ews demo-data $(DEMO)
-	$(BIN)/ews ingest $(DEMO)
-	$(BIN)/ews train
-	$(BIN)/ews score --as-of $$(date -d "last monday" +%F) --out out/scores.csv
-	$(BIN)/ews flags --out out/lists
-	@echo "Weekly job on the demo (in another terminal): $(BIN)/ews weekly -- takes delivery" \
+demo: demo-home
+	@echo "Weekly job on the demo (in another terminal): $(EWS) weekly -- takes delivery" \
 		"folders dropped into $${EWS_HOME:-.ews}/inbox/; to see the mails, run" \
 		"'$(BIN)/python -m aiosmtpd -n -l 127.0.0.1:8025' and set EWS_SMTP_URL=smtp://127.0.0.1:8025" \
 		"(docs/operations.md)"
-	$(BIN)/ews serve
+	$(EWS) serve
+
+## demo-home: the same without serving: demo data -> ingest -> train -> score -> weekly lists, then
+## the values the README's examples use on this home (a school, the stored week, a pupil)
+demo-home: $(EWS_READY)
+	$(EWS) demo-data $(DEMO) --pupils $(DEMO_PUPILS) --schools $(DEMO_SCHOOLS)
+	$(EWS) ingest $(DEMO)
+	$(EWS) train
+	$(EWS) score --as-of $$(date -d "last monday" +%F) --out $(OUT)/scores.csv
+	$(EWS) flags --out $(OUT)/lists
+	$(EWS) demo-hints
 
 ## test: the whole test suite (PostgreSQL tests need the server at 127.0.0.1:5432)
 test: $(BIN)/ews
 	$(BIN)/pytest
+
+## test-fast: the suite without the tests marked slow or browser (a quick loop while working;
+## CI runs `make test`)
+test-fast: $(BIN)/ews
+	$(BIN)/pytest -m "not slow and not browser"
 
 ## notebooks: run notebooks/*.ipynb on the state in EWS_HOME (e.g. after `make demo`); the executed
 ## copies, with outputs, go to out/notebooks/ (the stored notebooks stay without outputs)
@@ -53,4 +70,4 @@ evaluate-matrix: $(BIN)/ews
 	PYTHONPATH=$(CURDIR) OMP_NUM_THREADS=1 $(BIN)/python benchmarks/evaluate_matrix.py --size full --seed 2026
 
 clean:
-	rm -rf .ews $(DEMO) out
+	rm -rf .ews $(DEMO) $(OUT)

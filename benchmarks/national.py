@@ -59,6 +59,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from benchmarks._common import peak_rss_mb  # noqa: E402
+from model.progress import Steps  # noqa: E402
 
 YEARS = ("2024/25", "2025/26")
 SIZES = (10_000, 50_000, 100_000, 250_000, 550_000)
@@ -473,15 +474,19 @@ def _postgres_schema(url: str, sql: str) -> None:
 
 
 def measure(pupils: int, out: Path, postgres: str | None, as_of_dates: int | None,
-            keep: bool, log, profile: bool = False, stages: tuple[str, ...] = tuple(STAGES)
-            ) -> dict:
-    """Every stage at one size; the generated data and store live under out/run-<pupils>."""
+            keep: bool, log, profile: bool = False, stages: tuple[str, ...] = tuple(STAGES),
+            steps: Steps | None = None) -> dict:
+    """Every stage at one size; the generated data and store live under out/run-<pupils>.
+    `steps` shows which stage runs (one step per stage, one more with PostgreSQL)."""
     import shutil
+
+    steps = steps or Steps("national", 0, enabled=False)
 
     run = out / f"run-{pupils}"
     shutil.rmtree(run, ignore_errors=True)
     run.mkdir(parents=True)
     start = time.perf_counter()
+    steps.next(f"{pupils:,}: generating")
     counts = generate(run / "data", pupils)
     gen_s = time.perf_counter() - start
     log(f"{pupils:,} pupils, {counts['schools']:,} schools: {counts['register_rows']:,} register "
@@ -491,6 +496,7 @@ def measure(pupils: int, out: Path, postgres: str | None, as_of_dates: int | Non
     result = {"pupils": pupils, "schools": counts["schools"], "register_rows": counts["register_rows"],
               "generate_seconds": gen_s, "stages": {}}
     try:
+        steps.next(f"{pupils:,}: ingest")
         result["stages"]["ingest (SQLite, 2 years)"] = _run_child(
             "ingest", run, url, ["--years", *YEARS], log, _profile(out, "ingest", pupils, profile))
         if postgres:
@@ -499,22 +505,27 @@ def measure(pupils: int, out: Path, postgres: str | None, as_of_dates: int | Non
             sep = "&" if "?" in postgres else "?"
             pg_url = f"{postgres}{sep}options=-csearch_path%3D{schema}"
             try:
+                steps.next(f"{pupils:,}: ingest (PostgreSQL)")
                 result["stages"]["ingest (PostgreSQL, 1 year)"] = _run_child(
                     "ingest", run, pg_url, ["--years", YEARS[-1]], log)
             finally:
                 _postgres_schema(postgres, f'DROP SCHEMA "{schema}" CASCADE')
         if "features" in stages:
+            steps.next(f"{pupils:,}: features")
             result["stages"]["features"] = _run_child("features", run, url, extra_dates, log,
                                                     _profile(out, "features", pupils, profile))
         if "train" in stages:
+            steps.next(f"{pupils:,}: train")
             result["stages"]["train"] = _run_child("train", run, url, [], log,
-                                                   _profile(out, "train", pupils, profile))
+                                                    _profile(out, "train", pupils, profile))
         if "weekly" in stages:
+            steps.next(f"{pupils:,}: weekly")
             result["stages"]["weekly"] = _run_child("weekly", run, url, [], log,
                                                     _profile(out, "weekly", pupils, profile))
         if "kpi" in stages:
+            steps.next(f"{pupils:,}: kpi")
             result["stages"]["kpi"] = _run_child("kpi", run, url, [], log,
-                                                 _profile(out, "kpi", pupils, profile))
+                                                    _profile(out, "kpi", pupils, profile))
     finally:
         if not keep:
             shutil.rmtree(run, ignore_errors=True)
@@ -610,10 +621,12 @@ def main() -> None:
     def log(text: str) -> None:
         print(text, flush=True)
 
-    for pupils in args.pupils:
-        results.append(measure(pupils, out, args.postgres, args.as_of_dates, args.keep, log,
-                               bool(args.profile), tuple(args.stages)))
-        write_figures(results, out, meta)  # after every size, so a long run leaves figures
+    per_size = 2 + len([s for s in args.stages if s != "ingest"]) + (1 if args.postgres else 0)
+    with Steps("national", per_size * len(args.pupils), width=32) as steps:
+        for pupils in args.pupils:
+            results.append(measure(pupils, out, args.postgres, args.as_of_dates, args.keep, log,
+                                   bool(args.profile), tuple(args.stages), steps))
+            write_figures(results, out, meta)  # after every size, so a long run leaves figures
     print(f"\nfigures: {out / 'national.json'}, {out / 'national.csv'}, {out / 'national.png'}")
     print(f"{'pupils':>8}  {'stage':<28} {'seconds':>8} {'peak MiB':>9} {'rows':>12} {'rows/s':>11}")
     for r in results:

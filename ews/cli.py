@@ -7,6 +7,8 @@ Heavy libraries (mlflow, shap) are imported inside the commands that need them.
 from __future__ import annotations
 
 import functools
+import importlib
+import inspect
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -14,10 +16,64 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from model.errors import UserError
+from model.progress import Steps
+
+# typer >= 0.23 carries its own copy of click; the exceptions are those of the click it builds on.
+_click = importlib.import_module(TyperGroup.__mro__[1].__module__.rpartition(".")[0] + ".exceptions")
+
+
+def _one_paragraph_per_line(text: str | None) -> str | None:
+    """A docstring's paragraphs each on one line, so that the help reflows them to the terminal's
+    width instead of keeping the source's line breaks (typer's rich help keeps them)."""
+    if not text:
+        return text
+    return "\n\n".join(" ".join(part.split()) for part in inspect.cleandoc(text).split("\n\n"))
+
+
+def _reflow_help(command) -> None:
+    command.help = _one_paragraph_per_line(command.help)
+    command.short_help = _one_paragraph_per_line(command.short_help)
+    for sub in getattr(command, "commands", {}).values():
+        _reflow_help(sub)
+
+
+class _Commands(TyperGroup):
+    """The `ews` group: help texts reflowed, and every usage error (a missing or bad option, an
+    unknown command) as one line on standard error with exit code 2, not typer's boxed report."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _reflow_help(self)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _click.NoArgsIsHelpError as err:  # `ews` or `ews token` alone: the help
+            text = err.format_message()  # rich has printed it already; plain click returns it
+            if text.strip():
+                typer.echo(text)
+            sys.exit(err.exit_code)
+        except _click.ClickException as err:
+            ctx = getattr(err, "ctx", None)
+            where = f"{ctx.command_path}: " if ctx is not None else ""
+            usage = isinstance(err, _click.UsageError) and ctx is not None
+            hint = f" (see {ctx.command_path} --help)" if usage else ""
+            message = " ".join(err.format_message().split()).rstrip(".")
+            typer.echo(f"error: {where}{message}{hint}", err=True)
+            sys.exit(err.exit_code)
+        except typer.Abort:
+            typer.echo("aborted", err=True)
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
+
 
 app = typer.Typer(
+    cls=_Commands,
     help="Fraværsradar: early warning of concerning school absence.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -64,7 +120,9 @@ def _store():
 @user_errors
 def demo_data(
     out_dir: Annotated[Path, typer.Argument(help="folder to write the contract's CSV files to")],
-    pupils: Annotated[int, typer.Option(min=10, help="number of pupils")] = 6000,
+    pupils: Annotated[int, typer.Option(
+        min=10, help="pupils on roll in the last school year (more were enrolled over the years)")
+    ] = 6000,
     schools: Annotated[int, typer.Option(min=1, help="number of schools")] = 12,
     years: Annotated[int, typer.Option(min=1, max=10, help="number of school years")] = 3,
     seed: Annotated[int, typer.Option(help="random seed")] = 7,
@@ -191,16 +249,22 @@ def score(
     day = _parse_date(as_of, "--as-of")
     if day > date.today():
         raise UserError(f"--as-of {day} is in the future")
-    champion = load_champion(settings)
-    engine = _store()
-    inputs = load_inputs(engine)
-    frame = score_frame(inputs.feature_builder(), champion.model, day, LabelSpec.from_settings(settings),
-                        school)
-    if school is not None and not len(frame):
-        raise UserError(f"no pupils on roll at school {school!r} on {day}")
-    table = score_table(with_reasons(frame, champion.model, language=language))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False)
+    with Steps("score", 5) as steps:
+        steps.next("loading the champion")
+        champion = load_champion(settings)
+        engine = _store()
+        steps.next("reading the register")
+        inputs = load_inputs(engine)
+        steps.next("features and risk")
+        frame = score_frame(inputs.feature_builder(), champion.model, day,
+                            LabelSpec.from_settings(settings), school)
+        if school is not None and not len(frame):
+            raise UserError(f"no pupils on roll at school {school!r} on {day}")
+        steps.next("reasons")
+        table = score_table(with_reasons(frame, champion.model, language=language))
+        steps.next(f"writing {out.name}")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out, index=False)
     from serving.audit import EXPORT_SCORES, record
 
     record(engine, settings.secret_key(), actor="cli:score", role="admin", action=EXPORT_SCORES,
@@ -231,18 +295,22 @@ def flags(
     settings = _settings()
     resolve_week(week)  # a bad week fails before the model is loaded
     engine = _store()
-    try:
-        champion = load_champion(settings)
-    except UserError:  # no champion yet: the rules' sections still go out (issue 12)
-        from serving.flags import WAITS_FOR_MODEL
+    with Steps("flags", 3) as steps:
+        steps.next("loading the champion")
+        try:
+            champion = load_champion(settings)
+        except UserError:  # no champion yet: the rules' sections still go out (issue 12)
+            from serving.flags import WAITS_FOR_MODEL
 
-        champion = None
-        typer.echo(f"note: {WAITS_FOR_MODEL}", err=True)
-    lists = build_weekly_lists(settings, engine, champion, week, school)
-    # One run's files are written to a temporary folder and moved into place together.
-    stored = [stored_flag_list(engine, fl.school_id, fl.week, language) for fl in lists]
-    written = export_flag_lists(stored, out, language, threshold=settings.concern_threshold,
-                                horizon=settings.horizon_days, trailing=settings.trailing_days)
+            champion = None
+            typer.echo(f"note: {WAITS_FOR_MODEL}", err=True)
+        steps.next("scoring, cutting the lists")
+        lists = build_weekly_lists(settings, engine, champion, week, school)
+        steps.next("writing the lists")
+        # One run's files are written to a temporary folder and moved into place together.
+        stored = [stored_flag_list(engine, fl.school_id, fl.week, language) for fl in lists]
+        written = export_flag_lists(stored, out, language, threshold=settings.concern_threshold,
+                                    horizon=settings.horizon_days, trailing=settings.trailing_days)
     for flag_list, paths in zip(lists, written, strict=True):
         record(engine, settings.secret_key(), actor="cli:flags", role="admin",
                action=EXPORT_FLAGS, school_id=flag_list.school_id,
@@ -400,14 +468,19 @@ def monitor(
     settings = _settings()
     resolve_week(week)  # a bad week fails before the model is loaded
     engine = _store()
-    champion = load_champion(settings)
-    reference = champion_reference(settings, champion.version)
-    result = monitor_week(settings, engine, champion, reference, week)
-    store_monitoring(engine, result)
-    if log_to_mlflow:
-        from training.tracking import log_monitoring
+    with Steps("monitor", 4 if log_to_mlflow else 3) as steps:
+        steps.next("loading the champion")
+        champion = load_champion(settings)
+        reference = champion_reference(settings, champion.version)
+        steps.next("the week vs the training window")
+        result = monitor_week(settings, engine, champion, reference, week)
+        steps.next("storing the run")
+        store_monitoring(engine, result)
+        if log_to_mlflow:
+            from training.tracking import log_monitoring
 
-        log_monitoring(settings, result.summary(), result.psi, result.schools, result.precision)
+            steps.next("logging to MLflow")
+            log_monitoring(settings, result.summary(), result.psi, result.schools, result.precision)
     for line in table_lines(result):
         typer.echo(line)
     for line in result.warnings:
@@ -487,6 +560,12 @@ _register_weekly(app)
 from ews.kpi import register as _register_kpi  # noqa: E402
 
 _register_kpi(app, user_errors)
+
+# --- the README's examples on a fresh home (issue 17) --------------------------------------------
+
+from ews.hints import demo_hints  # noqa: E402
+
+app.command("demo-hints")(user_errors(demo_hints))
 
 
 def main() -> None:

@@ -63,7 +63,16 @@ def monday_of_week(week: str) -> date:
     m = WEEK_PATTERN.match(week.strip())
     if not m:
         raise ValueError(f"week must look like 2024-W42, not {week!r}")
-    return date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
+    year, number = int(m.group(1)), int(m.group(2))
+    weeks = weeks_in_iso_year(year)
+    if not 1 <= number <= weeks:
+        raise ValueError(f"week {week.strip()} does not exist: {year} has ISO weeks 1-{weeks}")
+    return date.fromisocalendar(year, number, 1)
+
+
+def weeks_in_iso_year(year: int) -> int:
+    """52 or 53: the ISO weeks of a year (28 December always lies in its last week)."""
+    return date(year, 12, 28).isocalendar()[1]
 
 
 def quarter_of(day: date) -> tuple[int, int]:

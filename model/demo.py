@@ -1288,8 +1288,10 @@ def _summary(
         upto = cal.days[-1] if len(cal.days) else cal.until
         span += f" ({'the last ' if first != last else ''}up to {upto})"
     return (
-        f"Demo municipality written to {out}: {len(plan.population.pupil_ids):,} pupils in "
-        f"{len(plan.population.school_ids)} schools, {span}; {rows:,} register rows, "
+        f"Demo municipality written to {out}: {len(plan.population.school_ids)} "
+        f"school{'s' if len(plan.population.school_ids) > 1 else ''} with "
+        f"{int((plan.population.school[:, -1] >= 0).sum()):,} pupils on roll in {last}, "
+        f"{len(plan.population.pupil_ids):,} different pupils over {span}; {rows:,} register rows, "
         f"{n_concerns:,} concerns, {n_wellbeing:,} class wellbeing rows. Mean absence "
         f"{100 * mean:.1f} % and {100 * over:.1f} % of pupils at >= 10 % in a school year "
         f"({scope})."

@@ -160,8 +160,8 @@ def resolve_week(week: str | None, today: date | None = None) -> tuple[str, date
         week = iso_week(today)
     try:
         monday = monday_of_week(week)
-    except ValueError:
-        raise UserError(f"week must look like 2024-W42, not {week!r}") from None
+    except ValueError as err:  # malformed, or a week number the year does not have
+        raise UserError(str(err)) from None
     if monday > today:
         raise UserError(f"week {week} has not begun (its Monday is {monday})")
     return iso_week(monday), monday
@@ -611,7 +611,9 @@ def _check_language(language: str) -> None:
 def _check_week(week: str) -> str:
     try:
         return iso_week(monday_of_week(week))
-    except (ValueError, AttributeError):
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    except AttributeError:
         raise UserError(f"week must look like 2024-W42, not {week!r}") from None
 
 

@@ -29,6 +29,7 @@ from sqlalchemy import Boolean, Date, Engine, Float, Integer, SmallInteger, Stri
 from model import contract
 from model.calendar import parse_school_year
 from model.errors import UserError
+from model.progress import Steps
 from model.settings import Settings
 from model.store import (
     FRACTION_SCALE,
@@ -116,6 +117,9 @@ def summarise_report(report: dict, batch_id: int | None = None) -> str:
     return "\n".join(lines)
 
 
+INGEST_STEPS = 16  # the steps of the progress bar (about: files and tables vary)
+
+
 def ingest_folder(settings: Settings, engine: Engine, folder: Path | str, progress: bool = False,
                   *, today: date | None = None, force: bool = False) -> IngestResult:
     """Validate the delivery in `folder` and load it into the store in one transaction.
@@ -123,7 +127,7 @@ def ingest_folder(settings: Settings, engine: Engine, folder: Path | str, progre
     are an earlier batch's, imported again after a later batch changed rows they hold, are
     refused (UserError naming both batches and the rows it would revert) unless `force`."""
     started = datetime.now(UTC)
-    with _Steps(progress) as steps:
+    with Steps("ingest", INGEST_STEPS, enabled=progress) as steps:
         steps.next("finding files")
         located = contract.locate(folder)
         hashes = {}
@@ -528,38 +532,3 @@ def _write_strips(conn, keys: pd.DataFrame, status: np.ndarray, absent: np.ndarr
                                   status[i : i + BATCH_ROWS], absent[i : i + BATCH_ROWS],
                                   strict=True)
         ])
-
-
-# --- progress ------------------------------------------------------------------------------------
-
-
-class _Steps:
-    """A progress display on standard error (rich), one line per step; silent when disabled."""
-
-    TOTAL = 16
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self._progress = None
-        self._task = None
-
-    def __enter__(self) -> _Steps:
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._progress = Progress(TextColumn("ingest: {task.description:<28}"), BarColumn(),
-                                      TimeElapsedColumn(), console=Console(stderr=True),
-                                      transient=True)
-            self._progress.start()
-            self._task = self._progress.add_task("starting", total=self.TOTAL)
-        return self
-
-    def next(self, description: str) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task, advance=1, description=description)
-
-    def __exit__(self, *exc) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task, completed=self.TOTAL)
-            self._progress.stop()

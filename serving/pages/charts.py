@@ -25,17 +25,20 @@ STATUS_ORDER = ("present", "illness", "authorised", "unauthorised")
 BAND_LINES = ((0.10, "watch"), (0.25, "raised"), (0.50, "high"))
 
 
-def _svg(width: int, height: int, title: str, desc: str, body: str, css_class: str) -> Markup:
+def _svg(width: int, height: int, title: str, desc: str, body: str, css_class: str,
+         align: str | None = None) -> Markup:
+    aspect = f' preserveAspectRatio="{align} meet"' if align else ""
     return Markup(
-        f'<svg class="{css_class}" role="img" viewBox="0 0 {width} {height}" width="{width}" '
+        f'<svg class="{css_class}" role="img" viewBox="0 0 {width} {height}"{aspect} width="{width}" '
         f'height="{height}" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">'
         f"<title>{escape(title)}</title><desc>{escape(desc)}</desc>{body}</svg>")
 
 
 def sparkline(values: Sequence[float | None], label: str, width: int = 84,
-              height: int = 22) -> Markup:
+              height: int = 22, gap_title: str = "") -> Markup:
     """A line of weekly absence shares (0-1, None for a week without school days), scaled to at
-    least 0-50 % so that a small wobble does not look like a crisis."""
+    least 0-50 % so that a small wobble does not look like a crisis. A week without school days
+    (a holiday) is a grey box with a dotted edge where the line pauses, titled `gap_title`."""
     top = max([0.5] + [v for v in values if v is not None])
     n = len(values)
     if n == 0:
@@ -56,6 +59,12 @@ def sparkline(values: Sequence[float | None], label: str, width: int = 84,
     if current:
         segments.append(current)
     body = f'<line x1="2" y1="{height - 2}" x2="{width - 2}" y2="{height - 2}" class="axis"/>'
+    box = max(min(step * 0.7, 8.0), 3.0)
+    for i, v in enumerate(values):
+        if v is None:
+            x = 2 + i * step
+            body += (f'<rect x="{x - box / 2:.1f}" y="2" width="{box:.1f}" height="{height - 4}" '
+                     f'class="gap"><title>{escape(gap_title)}</title></rect>')
     for seg in segments:
         if len(seg) == 1:
             body += f'<circle cx="{seg[0][0]:.1f}" cy="{seg[0][1]:.1f}" r="1.6" class="dot"/>'
@@ -124,7 +133,8 @@ def calendar_heatmap(days: Sequence[RegisterDay], language: str, title: str, des
             f'class="day day-{d.status}{" partial" if d.partial else ""}" '
             f'data-date="{d.day.isoformat()}"><title>{escape(day(d.day, language))}: '
             f"{escape(what)}</title></rect>")
-    return _svg(width, height, title, desc, "".join(body), "heatmap")
+    # Drawn from the left: on a wide screen the page lets it grow up to a height (pages.css).
+    return _svg(width, height, title, desc, "".join(body), "heatmap", align="xMinYMin")
 
 
 def risk_line(weeks: Sequence[dict], concerns: Sequence[tuple[date, str]], language: str,

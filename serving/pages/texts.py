@@ -161,6 +161,12 @@ UI = {
         "folds": "Testperioder", "verdict": "Godkendt",
         "verdict_words": {True: "ja", False: "nej", None: "–"},
         "fold_line": "{fold} ({window}): løft {lift}, ROC AUC {auc}, kalibreringsfejl {ece}",
+        # -- issue 17: holiday weeks in the sparklines
+        "sparkline_gap": "Uge uden skoledage (ferie)",
+        "sparkline_gaps": "grå felter er uger uden skoledage (ferie)",
+        "sparkline_legend": "Kurven ved fraværet viser fravær pr. uge de seneste uger. Et "
+                            "gråt felt med stiplet kant er en uge uden skoledage (ferie): der er "
+                            "intet fravær at vise, så kurven holder pause.",
     },
     "en": {
         "app": "Fraværsradar", "skip": "Skip to content", "language": "Dansk",
@@ -270,6 +276,12 @@ UI = {
         "folds": "Test windows", "verdict": "Passed",
         "verdict_words": {True: "yes", False: "no", None: "–"},
         "fold_line": "{fold} ({window}): lift {lift}, ROC AUC {auc}, calibration error {ece}",
+        # -- issue 17: holiday weeks in the sparklines
+        "sparkline_gap": "Week without school days (holiday)",
+        "sparkline_gaps": "grey boxes are weeks without school days (holiday)",
+        "sparkline_legend": "The line beside the absence shows absence per week over recent "
+                            "weeks. A grey box with a dotted edge is a week without school "
+                            "days (a holiday): there is no absence to show, so the line pauses.",
     },
 }
 

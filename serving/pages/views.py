@@ -59,7 +59,10 @@ def weekly_absence(register, pupil_ids: list[str], before: date,
 
 def spark_label(values: list[float | None], language: str) -> str:
     shown = ", ".join(percent(v, language) for v in values)
-    return UI[language]["sparkline"].format(n=len(values), values=shown)
+    label = UI[language]["sparkline"].format(n=len(values), values=shown)
+    if any(v is None for v in values):  # the gaps are explained where they are seen
+        label += f" ({UI[language]['sparkline_gaps']})"
+    return label
 
 
 def list_sections(data: dict[str, Any], language: str, sparks: dict[str, list[float | None]],
@@ -80,7 +83,8 @@ def list_sections(data: dict[str, Any], language: str, sparks: dict[str, list[fl
                 "trend_text": points(row.get("trend"), language),
                 "quarter_text": percent(row.get("unauthorised_quarter"), language, 1),
                 "level_word": ui["levels"].get(row.get("statutory_level") or "", ""),
-                "spark": charts.sparkline(values, spark_label(values, language)),
+                "spark": charts.sparkline(values, spark_label(values, language),
+                                          gap_title=ui["sparkline_gap"]),
                 "also_text": ", ".join(ui["sections"].get(a, a) for a in row.get("also") or []),
                 "review_text": (f"{ui['decisions_words'].get(review['decision'], '')}, "
                                 f"{day(review['decided_on'], language)}") if review else None,

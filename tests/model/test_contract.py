@@ -488,6 +488,7 @@ def test_cpr_helper_makes_valid_numbers():
 BASE = small_municipality(pupils=12, weeks=2, seed=3)
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(corruptions(BASE))
 def test_generated_corruptions_are_rejected_where_they_are(corruption):

@@ -135,6 +135,7 @@ def test_strips_are_in_pupil_and_year_order():
     assert absent[1, 13] == 100 and int(status.astype(bool).sum()) == 4
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(corruptions(BASE))
 def test_generated_corruptions_give_the_same_problems_in_chunks(corruption):

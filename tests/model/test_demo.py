@@ -310,7 +310,11 @@ def test_write_demo_municipality_writes_the_six_files(tmp_path):
     att = pd.read_csv(out / "attendance.csv", parse_dates=["date"])
     pd.testing.assert_series_equal(att["absent_fraction"], tables["attendance"]["absent_fraction"])
     assert (att["date"] == tables["attendance"]["date"]).all()
-    assert f"{len(tables['pupils']):,} pupils" in summary and "3 schools" in summary
+    last = tables["enrolments"]["school_year"].max()
+    on_roll = int((tables["enrolments"]["school_year"] == last).sum())
+    assert on_roll == 250  # --pupils counts the pupils on roll in the last school year ...
+    assert f"3 schools with {on_roll:,} pupils on roll in {last}, " in summary
+    assert f"{len(tables['pupils']):,} different pupils over school years" in summary  # ... all
     assert f"{len(tables['attendance']):,} register rows" in summary
     assert re.search(r"Mean absence \d+\.\d %", summary) and ">= 10 %" in summary
 

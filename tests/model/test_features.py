@@ -46,6 +46,7 @@ def test_one_row_per_pupil_and_as_of_with_registry_columns():
     assert frame.groupby("as_of").size().tolist() == [120, 120]
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(offset=st.integers(min_value=0, max_value=(LAST - FIRST).days))
 def test_no_leakage_future_data_changes_nothing(offset):

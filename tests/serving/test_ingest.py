@@ -165,6 +165,7 @@ def test_importing_the_same_files_again_changes_nothing(store, settings, town, t
     assert snapshot(store) == before
 
 
+@pytest.mark.slow
 def test_the_same_rows_in_other_files_change_nothing(store, settings, town, tmp_path):
     ingest_folder(settings, store, town.write(tmp_path / "a"))
     before = snapshot(store)
@@ -277,6 +278,7 @@ def loaded(store, settings, tmp_path):
 
 @hypothesis_settings(max_examples=25, deadline=None, suppress_health_check=[
     HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@pytest.mark.slow
 @given(corruption=corruptions(BASE))
 def test_a_rejected_delivery_leaves_the_store_unchanged(loaded, settings, corruption):
     store, before = loaded
@@ -367,6 +369,7 @@ def test_unknown_and_free_text_columns_are_never_stored(store, store_url, settin
         assert secret not in dump
 
 
+@pytest.mark.slow
 def test_cpr_numbers_never_reach_the_store_the_screen_or_the_log(store, store_url, settings,
                                                                  tmp_path, caplog, monkeypatch):
     town = small_municipality(cpr=True)
@@ -408,6 +411,7 @@ def test_cpr_numbers_never_reach_the_store_the_screen_or_the_log(store, store_ur
 # --- the command line ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cli_bad_input_exits_2_with_one_line_and_no_traceback(settings, town, tmp_path):
     town["attendance"].loc[15, "status"] = "sick-ish"
     url = f"sqlite:///{tmp_path / 'cli.db'}"

@@ -93,6 +93,7 @@ def listed_cpr_pupil(settings, engine, town) -> tuple[str, str]:
     raise AssertionError("no CPR-numbered pupil on an early-warning list")
 
 
+@pytest.mark.slow
 def test_erase_leaves_nothing_of_the_pupil_but_the_audit_marker(served_town):
     from serving.erasure import ERASE, erase_pupil
     from serving.flags import record_review
@@ -153,6 +154,7 @@ def test_erase_leaves_nothing_of_the_pupil_but_the_audit_marker(served_town):
     assert set(after["pupil_id"]) == set(before["pupil_id"]) - {pseudonym}
 
 
+@pytest.mark.slow
 def test_erase_is_idempotent_and_an_unknown_pupil_is_one_clear_error(served_town):
     from serving.erasure import erase_pupil
 

@@ -314,3 +314,42 @@ def test_model_page_for_analysts(open_as, site, world, tmp_path):
     assert image.evaluate("img => img.naturalWidth") > 100
     assert serious_violations(page) == []
     screenshot(page, "model-page.png", tmp_path)
+
+
+# -- issue 17: the print view on screen, the calendar on a wide screen, holiday weeks -------------
+
+
+def test_print_view_fits_the_screen_and_prints_as_before(open_as, site):
+    page = open_as("team-S1")
+    page.goto(f"{site}/pages/schools/S1/flags/print?week={FLAG_WEEK}")
+    assert page.evaluate("document.documentElement.scrollWidth") <= DESKTOP["width"]
+    page.set_viewport_size({"width": 2560, "height": 1200})
+    body = page.evaluate("document.body.getBoundingClientRect().width")
+    assert body <= 90 * 16 + 2 * 24 + 1  # 90rem and its padding, not the whole screen
+    reason_min = "getComputedStyle(document.querySelector('td.reason')).minWidth"
+    assert page.evaluate(reason_min) == "0px"
+    page.emulate_media(media="print")
+    assert page.evaluate(reason_min) == f"{14 * 16}px"  # the A4 layout is untouched
+    assert page.evaluate("getComputedStyle(document.body).maxWidth") == "none"
+
+
+def test_pupil_calendar_grows_on_a_wide_screen(open_as, site, world):
+    sizes = {}
+    for width in (1280, 1920):
+        page = open_as("team-S1", {"width": width, "height": 1000})
+        page.goto(f"{site}/pages/pupils/{s1_pupil(world)}")
+        sizes[width] = page.evaluate(
+            "document.querySelector('svg.heatmap rect.day').getBoundingClientRect().width")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert sizes[1920] > 14 * 1.25  # drawn at 14 px a day, now larger
+    assert sizes[1920] >= sizes[1280]
+
+
+def test_holiday_weeks_are_visible_in_the_sparklines(open_as, site):
+    page = open_as("team-S1")
+    page.goto(f"{site}/pages/schools/S1/flags?week={FLAG_WEEK}")
+    gap = page.locator("td.absence svg.sparkline rect.gap").first
+    box = gap.bounding_box()
+    assert box and box["width"] >= 3 and box["height"] >= 10
+    assert page.evaluate("(el) => getComputedStyle(el).fill", gap.element_handle()) != "none"
+    assert page.locator("p.spark-legend").is_visible()

@@ -109,6 +109,7 @@ def intervention(municipality):
     return plain, pupil, decided, Feedback(_flags([]), reviews)
 
 
+@pytest.mark.slow
 def test_an_excluded_pupil_drops_out_of_the_evaluation_set(municipality, intervention):
     plain, pupil, decided, fb = intervention
     excluded = train_and_evaluate(municipality, _settings("exclude"), feedback=fb)
@@ -124,6 +125,7 @@ def test_an_excluded_pupil_drops_out_of_the_evaluation_set(municipality, interve
     assert excluded.metrics()["intervention.rows_excluded"] == within.sum()
 
 
+@pytest.mark.slow
 def test_a_marked_pupil_stays_in_the_evaluation_and_is_reported(municipality, intervention):
     plain, pupil, decided, fb = intervention
     marked = train_and_evaluate(municipality, _settings("mark"), feedback=fb)
@@ -141,6 +143,7 @@ def test_a_marked_pupil_stays_in_the_evaluation_and_is_reported(municipality, in
     pd.testing.assert_frame_equal(marked.comparison, plain.comparison)
 
 
+@pytest.mark.slow
 def test_ignore_leaves_the_evaluation_unchanged(municipality, intervention):
     plain, _, _, fb = intervention
     ignored = train_and_evaluate(municipality, _settings("ignore"), feedback=fb)
