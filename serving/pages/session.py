@@ -8,7 +8,7 @@ SameSite=Strict cookie (Secure over https) scoped to /pages. Every page looks th
 EWS_SESSION_IDLE_MINUTES without a request and EWS_SESSION_MAX_HOURS after login. Logout deletes
 the session in the store, so a copied cookie stops working too; the cookie is no API token.
 
-Every POST form carries a CSRF token derived from the session token with the service's key
+Every POST form carries a CSRF token derived from the session id with the service's key
 (HMAC, no server state) and must come from this origin (the Origin header, when the browser sends
 one, has to match the Host). SameSite=Strict already keeps the cookie off cross-site requests;
 the two checks are the defence in depth the lead asked for.
