@@ -51,7 +51,10 @@ def test_the_store_and_the_registry_are_owner_only_outside_the_cli(tmp_path):
 
     old = os.umask(0o022)
     try:
-        settings = Settings(home=tmp_path / "home", pseudonym_key="k" * 40, environment="test")
+        # mlflow.set_tracking_uri (an earlier test's training) leaves MLFLOW_TRACKING_URI in the
+        # environment: name this home's registry explicitly
+        settings = Settings(home=tmp_path / "home", pseudonym_key="k" * 40, environment="test",
+                            mlflow_tracking_uri=None)
         open_store(settings.store_url).dispose()
         registry_client(settings).search_registered_models()
     finally:
