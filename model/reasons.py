@@ -805,9 +805,10 @@ def summary_plot(explanation: Explanation, X: np.ndarray | pd.DataFrame, path: s
                    linewidths=0)
     ax.set_yticks(range(len(order)), [FEATURE_NAMES[j] for j in order[::-1]], fontsize=8)
     ax.axvline(0, color="0.3", linewidth=0.8)
-    ax.set_xlabel("SHAP value (contribution to log-odds)")
-    ax.set_title(f"Feature contributions, {len(explanation)} rows "
-                 "(blue = low value, red = high, grey = unknown)", fontsize=9)
+    # Danish first, English in brackets: the analysts' model page shows these plots.
+    ax.set_xlabel("SHAP-værdi, bidrag til log-odds (SHAP value, contribution to log-odds)")
+    ax.set_title(f"Målenes bidrag, {len(explanation)} rækker: blå = lav værdi, rød = høj, "
+                 "grå = ukendt (feature contributions)", fontsize=9)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, format="png")
@@ -822,8 +823,9 @@ def importance_plot(explanation: Explanation, path: str | Path, level: str = "gr
     fig = _figure(7, 0.35 * len(imp) + 1.2)
     ax = fig.add_subplot()
     ax.barh(imp["name"][::-1], imp["mean_abs_shap"][::-1], color="#4c72b0")
-    ax.set_xlabel("mean |SHAP| (log-odds)")
-    ax.set_title(f"Importance per {level}", fontsize=9)
+    ax.set_xlabel("gennemsnitlig |SHAP| (mean |SHAP|, log-odds)")
+    ax.set_title(("Betydning pr. begrundelse" if level == "group" else "Betydning pr. mål")
+                 + f" (importance per {level})", fontsize=9)
     ax.tick_params(axis="y", labelsize=8)
     fig.tight_layout()
     path = Path(path)
@@ -849,8 +851,9 @@ def dependence_plot(explanation: Explanation, X: np.ndarray | pd.DataFrame, feat
         ax.scatter(x[known], y[known], s=8, color="#4c72b0", alpha=0.6, linewidths=0)
     ax.axhline(0, color="0.3", linewidth=0.8)
     ax.set_xlabel(f"{feature} ({FEATURE_BY_NAME[feature].unit})")
-    ax.set_ylabel("SHAP value (log-odds)")
-    ax.set_title(f"{feature}: {int((~known).sum())} of {len(x)} rows unknown", fontsize=9)
+    ax.set_ylabel("SHAP-værdi (SHAP value, log-odds)")
+    ax.set_title(f"{feature}: {int((~known).sum())} af {len(x)} rækker ukendte "
+                 "(rows unknown)", fontsize=9)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, format="png")

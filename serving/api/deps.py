@@ -75,6 +75,10 @@ KeyDep = Annotated[bytes, Depends(get_key)]
 async def served_model(holder: HolderDep) -> ServedModel:
     """The champion for this request, taken once: a swap during the request does not change it."""
     served = holder.served
+    if served is None and holder.registry_reachable is not False:
+        # The registry answered: none is promoted (or none usable). Not a server failure.
+        raise ApiProblem(404, "no-model", "No champion model is promoted yet: "
+                         f"{holder.problem or 'run `ews train` first'} (ews train, ews promote).")
     if served is None:
         raise ApiProblem(503, "no-model", "No champion model is loaded: "
                          f"{holder.problem or 'run `ews train` first'}.")

@@ -215,3 +215,30 @@ def test_a_champion_trained_on_other_features_is_not_served(world):
                        headers=world.headers("analyst"))
         assert r.status_code == 200 and r.json()["risk"] is None
         assert "ews train" in client.get("/health").json()["problem"]
+
+
+def test_with_no_champion_promoted_nothing_answers_5xx(world):
+    class NoChampion:
+        def champion_version(self):
+            return None
+
+        def load(self, version):
+            raise AssertionError("nothing to load")
+
+        def details(self, version):
+            return {}
+
+    app = create_app(world.settings, registry=NoChampion(), poll_seconds=0)
+    with TestClient(app) as client:
+        pupil = world.pupils_of("S1")[0]
+        for path, who in ((f"/v1/pupils/{pupil}/risk", "team-S1"),
+                          (f"/v1/pupils/{pupil}/history", "team-S1"),
+                          ("/v1/schools/S1/flags", "team-S1"), ("/v1/model", "analyst"),
+                          ("/v1/model/card", "analyst"), ("/health", "analyst")):
+            r = client.get(path, headers=world.headers(who))
+            assert r.status_code < 500, (path, r.status_code, r.text)
+        model = client.get("/v1/model", headers=world.headers("analyst"))
+        assert model.status_code == 404 and model.headers["content-type"] == "application/problem+json"
+        assert "No champion model is promoted yet" in model.json()["detail"]
+        assert client.get(f"/v1/pupils/{pupil}/risk",
+                          headers=world.headers("team-S1")).json()["risk"] is None

@@ -300,11 +300,13 @@ def test_model_page_for_analysts(open_as, site, world, tmp_path):
     assert page.url == f"{site}/pages/model"
     assert page.get_by_role("heading", name="Champion (i brug)").is_visible()
     assert page.get_by_role("row", name="modellen").first.inner_text().split("\t")[1] == "42,0 %"
-    fairness = page.get_by_role("row", name="grade_band.precision_ratio")
+    # metric keys and groups in Danish words (issue 17)
+    fairness = page.get_by_role(
+        "row", name="Klassetrin: præcision, forhold mellem laveste og højeste gruppe")
     assert "uden for" in fairness.inner_text()
-    by_group = page.get_by_role("row", name="gender").filter(has_text="30,0 %")
-    assert by_group.inner_text().split("\t")[1:] == ["M", "5,0 %", "30,0 %", "42,0 %", "610"]
-    image = page.get_by_role("img", name="precision at k")
+    by_group = page.get_by_role("row", name="Køn").filter(has_text="30,0 %")
+    assert by_group.inner_text().split("\t")[1:] == ["drenge", "5,0 %", "30,0 %", "42,0 %", "610"]
+    image = page.get_by_role("img", name="Præcision ved listelængde, modellen mod den bedste regel")
     image.scroll_into_view_if_needed()
     # Polled from the test side: the page's CSP (no 'unsafe-eval') refuses Playwright's in-page
     # polling of a string predicate (wait_for_function), which made this check flaky.

@@ -17,7 +17,7 @@ from serving.api.schemas import ModelInfo, ModelRefresh
 router = APIRouter(tags=["model"])
 
 
-@router.get("/v1/model", response_model=ModelInfo, responses=errors(401, 503))
+@router.get("/v1/model", response_model=ModelInfo, responses=errors(401, 404, 503))
 def model_info(served: ServedModelDep, principal: PrincipalDep, settings: SettingsDep) -> dict:
     """The champion being served: version, when and on which window it was trained, its
     evaluation metrics, and where its model card is."""
@@ -38,7 +38,7 @@ def model_info(served: ServedModelDep, principal: PrincipalDep, settings: Settin
 @router.get("/v1/model/card", response_class=HTMLResponse, responses={
     200: {"content": {"text/html": {"example": "<!doctype html><html>...</html>"},
                       "text/markdown": {"example": "# Modelkort · Model card: fravaersradar version 3"}},
-          "description": "the model card as HTML (default) or Markdown"}, **errors(503)})
+          "description": "the model card as HTML (default) or Markdown"}, **errors(404, 503)})
 def model_card(served: ServedModelDep, settings: SettingsDep,
                format: Annotated[Literal["html", "markdown"], Query(
                    description="html (default) or markdown")] = "html") -> HTMLResponse:
