@@ -156,17 +156,15 @@ def _statutory_reached(unauth: np.ndarray, registered: np.ndarray, sl: slice,
 
 
 def school_sums(pupil_ids: np.ndarray, school_year: str, status: np.ndarray, absent: np.ndarray,
-                enrolments: pd.DataFrame, spec: KpiSpec) -> pd.DataFrame:
+                school_of_pupil: dict[str, str], spec: KpiSpec) -> pd.DataFrame:
     """Per school and period of one school year (the year and its quarters): the pupil counts
     and day sums behind the KPIs (SUMS) and the period's last registered day. `status` and
     `absent`: the year's register strips as `decode_strips` gives them, one row per pupil of
-    `pupil_ids`; `enrolments`: pupil_id, school_year, school_id (a pupil without an enrolment
-    that year is left out)."""
+    `pupil_ids`; `school_of_pupil`: each pupil's school that year (a pupil without an
+    enrolment that year is left out)."""
     columns = ["school_id", "school_year", "period", "last_day", *SUMS]
-    enrol = enrolments[enrolments["school_year"] == school_year].drop_duplicates("pupil_id")
-    school = pd.Series(enrol["school_id"].to_numpy(object),
-                       index=pd.Index(enrol["pupil_id"].to_numpy(object), dtype=object))
-    school_of = school.reindex(pd.Index(pupil_ids, dtype=object)).to_numpy(object)
+    school_of = np.empty(len(pupil_ids), dtype=object)
+    school_of[:] = [school_of_pupil.get(p) for p in pupil_ids]
     keep = pd.notna(school_of)
     if not keep.any():
         return pd.DataFrame(columns=columns)
@@ -569,9 +567,6 @@ def compute_report(engine, spec: KpiSpec, school_year: str | None = None) -> Kpi
     spec = KpiSpec(**{**spec.__dict__, "baseline": baseline})
     sums, kept = [], []
     with engine.connect() as conn:
-        enrol = _tuples_frame(conn.execute(select(
-            enrolments.c.pupil_id, enrolments.c.school_year, enrolments.c.school_id)).all(),
-            ["pupil_id", "school_year", "school_id"])
         flag_rows = _tuples_frame(conn.execute(select(
             flag_table.c.id, flag_table.c.pupil_id, flag_table.c.section, flag_table.c.risk,
             flag_table.c.band, flag_lists.c.school_id, flag_lists.c.as_of).join_from(
@@ -597,7 +592,9 @@ def compute_report(engine, spec: KpiSpec, school_year: str | None = None) -> Kpi
             if follow:
                 kept += [(r[0], year, bytes(r[1]), bytes(r[2])) for r in rows if r[0] in listed]
             del rows
-            sums.append(school_sums(pupil_ids, year, status, absent, enrol, spec))
+            school_of = dict(conn.execute(select(enrolments.c.pupil_id, enrolments.c.school_id)
+                                          .where(enrolments.c.school_year == year)).all())
+            sums.append(school_sums(pupil_ids, year, status, absent, school_of, spec))
             del status, absent, pupil_ids
         days = None
         if follow:
