@@ -29,7 +29,9 @@ Vocabulary
   a hidden one cannot be derived from ALL minus the other schools - is not done.)
 
 The computation reads the register strips (model.store: one 366-day strip per pupil and school
-year) one school year at a time and works on whole (pupils x days) arrays: no per-pupil Python.
+year) one school year at a time, straight from the database driver, and reduces them to sums per
+pupil and quarter a cache-sized chunk at a time, then per school: no per-pupil Python, no
+pupil x school-day matrix of the whole country (docs/scaling.md: 550,000 pupils in 29 s).
 """
 
 from __future__ import annotations
@@ -127,12 +129,15 @@ SUMS = ("pupils", "registered_days", "absent_days", *(f"{c}_days" for c in CATEG
         "over_10", "over_15", "unauthorised_10", "unauthorised_15")
 
 
+CHUNK = 32_768  # strips reduced at a time: the passes over a chunk stay in the CPU's cache
+
+
 def decode_strips(status: bytes, absent: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """The (strips x 366) status codes and absent fractions (in 1/FRACTION_SCALE of a day, on
-    absence statuses only, as register_matrix counts them) of concatenated register strips."""
-    status_ = np.frombuffer(status, np.uint8).reshape(-1, STRIP_DAYS)
-    absent_ = np.frombuffer(absent, np.uint8).reshape(-1, STRIP_DAYS)
-    return status_, np.where(status_ > STATUS_CODES["present"], absent_, np.uint8(0))
+    """The (strips x 366) status codes and absent fractions (in 1/FRACTION_SCALE of a day) of
+    concatenated register strips, as stored: `school_sums` counts the fractions on absence
+    statuses only, as register_matrix does."""
+    return (np.frombuffer(status, np.uint8).reshape(-1, STRIP_DAYS),
+            np.frombuffer(absent, np.uint8).reshape(-1, STRIP_DAYS))
 
 
 def _statutory_reached(unauth: np.ndarray, registered: np.ndarray, sl: slice,
@@ -145,28 +150,51 @@ def _statutory_reached(unauth: np.ndarray, registered: np.ndarray, sl: slice,
     # line x min_days unauthorised days in the quarter: the others need no running sums.
     need = min(spec.warning, spec.notification) * spec.min_days * FRACTION_SCALE
     maybe = np.flatnonzero(unauth[:, sl].sum(axis=1, dtype=np.int32) >= need - 1e-9)
-    for lo in range(0, len(maybe), 50_000):  # bounded temporaries at national scale
-        rows = maybe[lo:lo + 50_000]
-        reg = registered[rows, sl]
+    if len(maybe):
+        reg = registered[maybe, sl]
         days = np.cumsum(reg, axis=1, dtype=np.int16)
-        so_far = np.cumsum(unauth[rows, sl], axis=1, dtype=np.int32) / FRACTION_SCALE
+        so_far = np.cumsum(unauth[maybe, sl], axis=1, dtype=np.int32) / FRACTION_SCALE
         _, lv = statutory_levels(days, so_far, spec.warning, spec.notification, spec.min_days)
-        level[rows] = np.where(reg, lv, 0).max(axis=1)
+        level[maybe] = np.where(reg, lv, 0).max(axis=1)
     return level
 
 
+def _quarter_sums(status: np.ndarray, absent: np.ndarray, starts: list[int],
+                  slices: list[slice], spec: KpiSpec) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Per strip and quarter: registered days and absent fractions per category (int, in
+    1/FRACTION_SCALE), and the statutory level reached, a chunk of strips at a time."""
+    n, q = len(status), len(starts)
+    keys = ("registered_days", "absent_days", "unauthorised_days", "authorised_days")
+    sums = {k: np.zeros((n, q), np.int32) for k in keys}
+    levels = np.zeros((n, q), np.int8)
+    for lo in range(0, n, CHUNK):
+        st, ab = status[lo:lo + CHUNK], absent[lo:lo + CHUNK]
+        registered = st > 0
+        ab = np.where(st > STATUS_CODES["present"], ab, np.uint8(0))
+        unauth = np.where(st == STATUS_CODES["unauthorised"], ab, np.uint8(0))
+        for key, values in (("registered_days", registered), ("absent_days", ab),
+                            ("unauthorised_days", unauth),
+                            ("authorised_days", np.where(st == STATUS_CODES["authorised"], ab,
+                                                         np.uint8(0)))):
+            sums[key][lo:lo + CHUNK] = np.add.reduceat(values, starts, axis=1, dtype=np.int32)
+        for k, sl in enumerate(slices):
+            levels[lo:lo + CHUNK, k] = _statutory_reached(unauth, registered, sl, spec)
+    # the three categories add up to the total: illness is what remains
+    sums["illness_days"] = (sums["absent_days"] - sums["authorised_days"]
+                            - sums["unauthorised_days"])
+    return sums, levels
+
+
 def school_sums(pupil_ids: np.ndarray, school_year: str, status: np.ndarray, absent: np.ndarray,
-                enrolments: pd.DataFrame, spec: KpiSpec) -> pd.DataFrame:
+                school_of_pupil: dict[str, str], spec: KpiSpec) -> pd.DataFrame:
     """Per school and period of one school year (the year and its quarters): the pupil counts
     and day sums behind the KPIs (SUMS) and the period's last registered day. `status` and
     `absent`: the year's register strips as `decode_strips` gives them, one row per pupil of
-    `pupil_ids`; `enrolments`: pupil_id, school_year, school_id (a pupil without an enrolment
-    that year is left out)."""
+    `pupil_ids`; `school_of_pupil`: each pupil's school that year (a pupil without an
+    enrolment that year is left out)."""
     columns = ["school_id", "school_year", "period", "last_day", *SUMS]
-    enrol = enrolments[enrolments["school_year"] == school_year].drop_duplicates("pupil_id")
-    school = pd.Series(enrol["school_id"].to_numpy(object),
-                       index=pd.Index(enrol["pupil_id"].to_numpy(object), dtype=object))
-    school_of = school.reindex(pd.Index(pupil_ids, dtype=object)).to_numpy(object)
+    school_of = np.empty(len(pupil_ids), dtype=object)
+    school_of[:] = [school_of_pupil.get(p) for p in pupil_ids]
     keep = pd.notna(school_of)
     if not keep.any():
         return pd.DataFrame(columns=columns)
@@ -174,26 +202,14 @@ def school_sums(pupil_ids: np.ndarray, school_year: str, status: np.ndarray, abs
         status, absent, school_of = status[keep], absent[keep], school_of[keep]
     codes, names = pd.factorize(school_of, sort=True)
     n = len(names)
-    registered = status > 0
-    unauth = np.where(status == STATUS_CODES["unauthorised"], absent, np.uint8(0))
     quarters = quarter_slices(school_year)
     starts = [sl.start for _, sl in quarters]
-
-    def by_quarter(values: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(values, starts, axis=1, dtype=np.int32)
-
-    sums_q = {"registered_days": by_quarter(registered), "absent_days": by_quarter(absent),
-              "unauthorised_days": by_quarter(unauth)}
-    sums_q["authorised_days"] = by_quarter(
-        np.where(status == STATUS_CODES["authorised"], absent, np.uint8(0)))
-    # the three categories add up to the total: illness is what remains
-    sums_q["illness_days"] = (sums_q["absent_days"] - sums_q["authorised_days"]
-                              - sums_q["unauthorised_days"])
-    levels = np.stack([_statutory_reached(unauth, registered, sl, spec) for _, sl in quarters],
-                      axis=1)
-    any_day = registered.any(axis=0)
+    sums_q, levels = _quarter_sums(status, absent, starts, [sl for _, sl in quarters], spec)
+    # the last registered day of each period: from the days any strip is registered on
+    any_day = np.zeros(STRIP_DAYS, bool)
+    for lo in range(0, len(status), CHUNK):
+        any_day |= (status[lo:lo + CHUNK] > 0).any(axis=0)
     first = np.datetime64(f"{parse_school_year(school_year)}-08-01")
-    del registered, unauth
     out = []
     periods = [(school_year, slice(0, len(quarters)), slice(0, STRIP_DAYS))] + [
         (label, slice(k, k + 1), sl) for k, (label, sl) in enumerate(quarters)]
@@ -203,19 +219,21 @@ def school_sums(pupil_ids: np.ndarray, school_year: str, status: np.ndarray, abs
         if not on.any():
             continue
         last = int(np.flatnonzero(any_day[days_of])[-1]) + days_of.start
-        c = codes[on]
-        sums = {"pupils": np.bincount(c, minlength=n)}
-        totals = {key: values[on][:, cols].sum(axis=1) for key, values in sums_q.items()}
+        # pupils without a registered day in the period add nothing to any sum
+        sums = {"pupils": np.bincount(codes, weights=on, minlength=n)}
+        totals = {key: values[:, cols].sum(axis=1) for key, values in sums_q.items()}
         for key, total in totals.items():
-            sums[key] = np.bincount(c, weights=total, minlength=n)
+            sums[key] = np.bincount(codes, weights=total, minlength=n)
             if key != "registered_days":
                 sums[key] = sums[key] / FRACTION_SCALE
-        rate = totals["absent_days"] / FRACTION_SCALE / days[on]
-        sums["over_10"] = np.bincount(c, weights=rate >= spec.concerning, minlength=n)
-        sums["over_15"] = np.bincount(c, weights=rate >= spec.problematic, minlength=n)
-        level = levels[on][:, cols].max(axis=1)
-        sums["unauthorised_10"] = np.bincount(c, weights=level >= 1, minlength=n)
-        sums["unauthorised_15"] = np.bincount(c, weights=level >= 2, minlength=n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = totals["absent_days"] / FRACTION_SCALE / days
+        sums["over_10"] = np.bincount(codes, weights=on & (rate >= spec.concerning), minlength=n)
+        sums["over_15"] = np.bincount(codes, weights=on & (rate >= spec.problematic),
+                                      minlength=n)
+        level = levels[:, cols].max(axis=1)
+        sums["unauthorised_10"] = np.bincount(codes, weights=level >= 1, minlength=n)
+        sums["unauthorised_15"] = np.bincount(codes, weights=level >= 2, minlength=n)
         frame = pd.DataFrame({"school_id": np.asarray(names, dtype=object),
                               "school_year": school_year, "period": label,
                               "last_day": str(first + np.timedelta64(last, "D")), **sums})
@@ -569,9 +587,6 @@ def compute_report(engine, spec: KpiSpec, school_year: str | None = None) -> Kpi
     spec = KpiSpec(**{**spec.__dict__, "baseline": baseline})
     sums, kept = [], []
     with engine.connect() as conn:
-        enrol = _tuples_frame(conn.execute(select(
-            enrolments.c.pupil_id, enrolments.c.school_year, enrolments.c.school_id)).all(),
-            ["pupil_id", "school_year", "school_id"])
         flag_rows = _tuples_frame(conn.execute(select(
             flag_table.c.id, flag_table.c.pupil_id, flag_table.c.section, flag_table.c.risk,
             flag_table.c.band, flag_lists.c.school_id, flag_lists.c.as_of).join_from(
@@ -592,12 +607,16 @@ def compute_report(engine, spec: KpiSpec, school_year: str | None = None) -> Kpi
             cursor.close()
             pupil_ids = np.empty(len(rows), dtype=object)
             pupil_ids[:] = [r[0] for r in rows]
-            status, absent = decode_strips(b"".join(bytes(r[1]) for r in rows),
-                                           b"".join(bytes(r[2]) for r in rows))
+            status, absent = decode_strips(b"".join([r[1] for r in rows]),
+                                           b"".join([r[2] for r in rows]))
             if follow:
                 kept += [(r[0], year, bytes(r[1]), bytes(r[2])) for r in rows if r[0] in listed]
             del rows
-            sums.append(school_sums(pupil_ids, year, status, absent, enrol, spec))
+            cursor = conn.execute(select(enrolments.c.pupil_id, enrolments.c.school_id)
+                                  .where(enrolments.c.school_year == year)).cursor
+            school_of = dict(cursor.fetchall())
+            cursor.close()
+            sums.append(school_sums(pupil_ids, year, status, absent, school_of, spec))
             del status, absent, pupil_ids
         days = None
         if follow:

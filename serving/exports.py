@@ -523,30 +523,39 @@ def content_disposition(name: str) -> str:
 def table_xlsx(sheets: list[tuple[str, list[str], list[list[Any]], dict[int, str]]],
                title: str, created: datetime) -> bytes:
     """A workbook of plain tables: per sheet (name, header, rows, {column index: number
-    format}); bold frozen header, filter, widths from the header. Dated `created` only."""
+    format}); bold frozen header, filter, widths from the header. Written row by row
+    (openpyxl's write-only mode: a national table of 11,000 rows in a second or two)."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
     from openpyxl.writer.excel import ExcelWriter
 
-    workbook = Workbook()
-    workbook.remove(workbook.active)
+    workbook = Workbook(write_only=True)
+    bold, fill = Font(bold=True), PatternFill("solid", fgColor="E0E0E0")
     for name, header, rows, formats in sheets:
         sheet = workbook.create_sheet(name[:31])
-        sheet.append(header)
-        for cell in sheet[1]:
-            cell.font, cell.fill = Font(bold=True), PatternFill("solid", fgColor="E0E0E0")
-        for row in rows:
-            sheet.append([neutral_cell(v) for v in row])
-        for j, fmt in formats.items():
-            for (cell,) in sheet.iter_rows(min_row=2, min_col=j + 1, max_col=j + 1):
-                cell.number_format = fmt
         for j, text in enumerate(header, start=1):
             sheet.column_dimensions[get_column_letter(j)].width = max(10, min(len(str(text)) + 2,
                                                                               40))
         sheet.freeze_panes = "A2"
         if header:
-            sheet.auto_filter.ref = f"A1:{get_column_letter(len(header))}{max(sheet.max_row, 1)}"
+            sheet.auto_filter.ref = f"A1:{get_column_letter(len(header))}{len(rows) + 1}"
+        cells = []
+        for text in header:
+            cell = WriteOnlyCell(sheet, text)
+            cell.font, cell.fill = bold, fill
+            cells.append(cell)
+        sheet.append(cells)
+        for row in rows:
+            row = [neutral_cell(v) for v in row]  # text a spreadsheet shows, never runs
+            if formats:
+                for j, fmt in formats.items():
+                    if row[j] is not None:
+                        cell = WriteOnlyCell(sheet, row[j])
+                        cell.number_format = fmt
+                        row[j] = cell
+            sheet.append(row)
     workbook.properties.title = title
     workbook.properties.creator = "Fraværsradar"
     workbook.properties.created = workbook.properties.modified = created

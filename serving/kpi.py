@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
@@ -34,27 +32,17 @@ COUNTS = {"pupils", "unauthorised_10", "unauthorised_15", "unauthorised_10_basel
           "already_known", "no_action", "other", "measured_after"}
 
 
-def _plain(value: Any, column: str) -> Any:
-    """A cell as JSON takes it: None for blank, int for counts, float, bool or str."""
-    if value is None or (isinstance(value, float | np.floating) and math.isnan(value)):
-        return None
-    if value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if column in COUNTS and column != "unauthorised_15_target":
-        return int(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        return float(value)
-    return value
-
-
 def records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
-    """The frame's rows as plain dicts in `columns` order."""
-    return [{c: _plain(v, c) for c, v in zip(columns, row, strict=True)}
-            for row in frame[columns].itertuples(index=False, name=None)]
+    """The frame's rows as plain dicts in `columns` order: None for blank, int for counts
+    (through pandas' JSON writer: a national table of 11,000 rows in a fraction of a second)."""
+    import json
+
+    out = frame[columns].copy()
+    for column in columns:
+        if column in COUNTS:
+            out[column] = pd.array([None if v is None or v != v else int(v)
+                                    for v in out[column]], dtype="Int64")
+    return json.loads(out.to_json(orient="records", double_precision=15))
 
 
 def report_json(report: KpiReport) -> dict[str, Any]:

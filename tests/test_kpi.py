@@ -294,3 +294,25 @@ def test_ews_kpi_writes_csv_and_xlsx_and_says_one_line_on_bad_input(town, tmp_pa
         failed = run(["kpi", *bad, "--out", str(tmp_path / "x")], env, code=2)
         assert failed.stderr.count("\n") == 1 and says in failed.stderr
         assert "Traceback" not in failed.stderr
+
+
+@pytest.mark.postgres
+def test_the_same_kpis_on_postgresql(town, postgres_url, tmp_path):
+    from model.kpi import compute_report
+    from model.settings import Settings
+    from model.store import open_store
+    from serving.ingest import ingest_folder
+    from tests.kpi_town import KEY, UNTIL, store_lists
+
+    folder, engine = town
+    settings = Settings(home=tmp_path, pseudonym_key=KEY, environment="test",
+                        database_url=postgres_url)
+    pg = open_store(postgres_url)
+    ingest_folder(settings, pg, folder, today=UNTIL)
+    store_lists(pg, 23)
+    on_sqlite, on_postgres = compute_report(engine, KpiSpec()), compute_report(pg, KpiSpec())
+    pd.testing.assert_frame_equal(on_sqlite.rows, on_postgres.rows)
+    pd.testing.assert_frame_equal(on_sqlite.lists, on_postgres.lists)
+    pd.testing.assert_frame_equal(on_sqlite.follow_up, on_postgres.follow_up)
+    assert len(on_postgres.follow_up) > 0
+    pg.dispose()
