@@ -1348,7 +1348,8 @@ def latent_truth(plan: DemoPlan, horizon: int = ORACLE_HORIZON) -> pd.DataFrame:
         idx = np.arange(lo, min(lo + RNG_BLOCK, n))
         e = expected_daily_absence(plan, idx)
         enrolled = ~np.isnan(e)
-        cum = np.concatenate([np.zeros((len(idx), 1)), np.cumsum(np.nan_to_num(e).astype(np.float64), axis=1)], axis=1)
+        daily = np.nan_to_num(e).astype(np.float64)
+        cum = np.concatenate([np.zeros((len(idx), 1)), np.cumsum(daily, axis=1)], axis=1)
         cnt = np.concatenate([np.zeros((len(idx), 1)), np.cumsum(enrolled, axis=1)], axis=1)
         stop = np.minimum(pos + horizon, len(days))
         total, registered = cum[:, stop] - cum[:, pos], cnt[:, stop] - cnt[:, pos]

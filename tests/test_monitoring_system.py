@@ -13,7 +13,7 @@ import pytest
 
 from tests.cli import EWS, run, trained_demo
 
-WEEK = "2025-W06"  # Monday 2025-02-03, inside the training window of this demo
+WEEK = "2026-W06"  # Monday 2026-02-02, inside the last school year of the training window
 SHIFTED_SCHOOL = "S02"
 SHIFT_FROM = "2024-12-02"
 
@@ -53,7 +53,7 @@ def monitoring_runs(env) -> list:
 def test_monitor_is_quiet_on_the_register_as_it_was_and_alarms_on_a_school_without_illness(demo):
     root, env = demo
     quiet = run(["monitor", "--week", WEEK], env)
-    assert f"monitoring {WEEK} (as of 2025-02-03) with model version 1" in quiet.stdout
+    assert f"monitoring {WEEK} (as of 2026-02-02) with model version 1" in quiet.stdout
     assert "drift:" not in quiet.stderr and "status: alarm" not in quiet.stderr
     assert "S02" in quiet.stdout and "score" in quiet.stdout
 

@@ -368,9 +368,14 @@ def train_and_evaluate(inputs: Inputs, settings: Settings, as_of: date | None = 
     counts |= {f"test.{k}": v for k, v in label_counts(test).items()}
     counts["train_rows"], counts["test_rows"] = len(refit_rows), len(test)
     window = (str(refit_dates[0]), str(refit_dates[-1]))
-    # Every row of the refit's training window (also those without a label), as a week on roll
-    # is monitored: the bins and proportions drift is judged against.
-    window_rows = data[as_of_col.isin(refit_dates)]
+    # Every row of the refit's training window's last school year (also those without a label),
+    # as a week on roll is monitored: the bins and proportions drift is judged against. The last
+    # year only: earlier rows lack last year's absence where the register began, which a week on
+    # roll now has (every month of the school year is in it).
+    from datetime import timedelta
+
+    recent = [t for t in refit_dates if t > refit_dates[-1] - timedelta(days=364)]
+    window_rows = data[as_of_col.isin(recent)]
     reference = reference_distributions(
         window_rows, model.probability(model.decision_function(feature_matrix(window_rows)),
                                        window_rows["as_of"].to_numpy()),
