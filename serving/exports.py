@@ -482,7 +482,7 @@ def export_flag_lists(flag_lists: list[dict[str, Any]], folder: Path | str, lang
     """Write several schools' lists as one run: into a temporary folder inside `folder` (created
     as needed, owner-only) first, then moved into place file by file, so a failure on any list
     leaves no half-written list behind. Returns the final paths per list."""
-    root = Path(folder)
+    root = Path(folder).resolve()  # a relative --out (e.g. lists/) works the same as `inside`
     try:
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:

@@ -25,3 +25,20 @@ def test_flags_into_a_nested_out_folder_that_does_not_exist(world, tmp_path):
                              for fmt in ("csv", "html", "xlsx"))
     assert all(stat.S_IMODE((out / p).stat().st_mode) == 0o600 for p in written)
     assert [p.name for p in out.iterdir()] == [FLAG_WEEK]  # no staging folder left
+
+
+def test_flags_into_a_relative_out_folder(world, tmp_path):
+    """`--out lists/` as the README writes it: relative to the working directory."""
+    from serving.exports import export_flag_lists
+    from serving.flags import stored_flag_list
+
+    stored = stored_flag_list(world.engine, "S1", FLAG_WEEK, "da")
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        [paths] = export_flag_lists([stored], "lists/")
+    finally:
+        os.chdir(cwd)
+    assert sorted(p.name for p in paths) == ["S1.csv", "S1.html", "S1.xlsx"]
+    assert all(p.is_file() and p.is_relative_to(tmp_path / "lists") for p in paths)
+    assert [p.name for p in (tmp_path / "lists").iterdir()] == [FLAG_WEEK]

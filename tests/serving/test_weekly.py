@@ -68,10 +68,11 @@ def register_with_reference(settings, engine, model) -> str:
     from model.features import feature_matrix, weekly_as_of_dates
     from model.inputs import load_inputs
     from model.monitoring import reference_distributions
-    from serving.champion import registry_client
     from serving.monitoring import REFERENCE_ARTIFACT
+    from training.tracking import mlflow_client
 
-    client = registry_client(settings)
+    # this registry's experiment made the active one (an earlier test's stays active otherwise)
+    client = mlflow_client(settings)
     builder = load_inputs(engine).feature_builder()
     days = builder.day_major.days
     window = builder.build(weekly_as_of_dates(days, days[10].astype(object),
