@@ -40,14 +40,15 @@ demo-home: $(EWS_READY)
 	$(EWS) flags --out $(OUT)/lists
 	$(EWS) demo-hints
 
-## test: the whole test suite (PostgreSQL tests need the server at 127.0.0.1:5432)
+## test: the whole test suite (PostgreSQL tests need the server at 127.0.0.1:5432), on both cores:
+## one worker per core, each test file kept on one worker (its module fixtures are built once)
 test: $(BIN)/ews
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 ## test-fast: the suite without the tests marked slow or browser (a quick loop while working;
 ## CI runs `make test`)
 test-fast: $(BIN)/ews
-	$(BIN)/pytest -m "not slow and not browser"
+	$(BIN)/pytest -n 2 --dist loadfile -m "not slow and not browser"
 
 ## notebooks: run notebooks/*.ipynb on the state in EWS_HOME (e.g. after `make demo`); the executed
 ## copies, with outputs, go to out/notebooks/ (the stored notebooks stay without outputs)
