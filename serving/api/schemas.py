@@ -325,7 +325,7 @@ class ModelInfo(BaseModel):
         "train_window": "2022-09-05..2024-01-29", "registered_at": "2025-02-28T21:04:09Z",
         "loaded_at": "2025-03-01T06:00:00Z", "metrics": {"model.roc_auc": 0.87,
                                                           "calibration.ece": 0.012},
-        "gates": "beats the best rule (rule:days_4_month) 1.42x (gate 1.10x)",
+        "gates": "beats the best rule (rule:days_4_last_month) 1.42x (gate 1.10x)",
         "card": "/v1/model/card", "card_markdown": "/v1/model/card?format=markdown",
         "card_complete": True, "contact": "the municipality's data protection officer"}]})
 

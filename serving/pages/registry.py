@@ -40,7 +40,7 @@ class VersionView:
 
     def rankers(self) -> list[tuple[str, dict[str, float]]]:
         """(ranker, {metric: value}) for the model and every alarm-list rule evaluated, the model
-        first: metrics are logged as `<ranker>.<metric>` (e.g. `rule.days_4_month.roc_auc`)."""
+        first: metrics are logged as `<ranker>.<metric>` (e.g. `rule.days_4_last_month.roc_auc`)."""
         found: dict[str, dict[str, float]] = {}
         for key, value in self.metrics.items():
             for metric in RANKER_METRICS:
