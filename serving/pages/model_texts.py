@@ -170,3 +170,80 @@ def gate_sentence(gate: Gate, language: str) -> str:
     return template.format(value=_n(gate.value, language, decimals),
                            threshold=_n(gate.threshold, language, decimals)) + fold
 
+
+
+# -- the latest monitoring run in words (issue 17, item 5) ----------------------------------------
+# `ews monitor` stores its warnings as English lines for the command line and MLflow; the page
+# writes them in Danish from the stored rows themselves (PSI per column and scope, realised
+# precision per ranker), so nothing a Danish analyst reads is left in English.
+
+MAX_DRIFT_LINES = 5
+
+
+def _where(scope: str, language: str) -> str:
+    if scope == "all":
+        return "i hele kommunen" if language == "da" else "in the whole municipality"
+    return f"på skole {scope}" if language == "da" else f"at school {scope}"
+
+
+def _get(monitoring, key: str):
+    """A field of the monitoring run, given as a mapping or as an object."""
+    if isinstance(monitoring, dict):
+        return monitoring.get(key)
+    return getattr(monitoring, key, None)
+
+
+def _rows(items) -> list[dict]:
+    return [r if isinstance(r, dict) else vars(r) for r in items or []]
+
+
+def monitoring_lines(monitoring, language: str) -> list[str]:
+    """The monitoring run's warnings: the stored lines in English, sentences in Danish."""
+    monitoring = {k: _get(monitoring, k) for k in ("warnings", "psi", "precision", "status",
+                                                     "needs_retraining", "model_version",
+                                                     "precision_note")}
+    if language != "da":
+        return list(monitoring.get("warnings") or [])
+    rows = [r for r in _rows(monitoring.get("psi")) if not r.get("judged")]
+    lines = []
+    alarms = [r for r in rows if r.get("level") == "alarm"]
+    for r in alarms[:MAX_DRIFT_LINES]:
+        basis = "samme måned" if r.get("basis") == "month" else "hele træningsvinduet"
+        lines.append(f"Drift: {feature_label(r['name'], language)} {_where(r['scope'], language)} "
+                     f"har PSI {_n(r.get('psi'), language, 2)} (over grænsen; sammenlignet med "
+                     f"træningsvinduets {basis})")
+    if len(alarms) > MAX_DRIFT_LINES:
+        lines.append(f"Drift: og {len(alarms) - MAX_DRIFT_LINES} kolonner mere over grænsen")
+    shifted = [r for r in rows if r.get("level") == "warning"]
+    if shifted:
+        names = ", ".join(f"{feature_label(r['name'], language)} ({_where(r['scope'], language)})"
+                          for r in shifted[:4])
+        more = ", …" if len(shifted) > 4 else ""
+        lines.append(f"Forskydning: {len(shifted)} kolonner over advarselsgrænsen ({names}{more})")
+    note = precision_note(monitoring, language)
+    if note and monitoring.get("status") != "ok" and any(
+            w.startswith("precision:") for w in monitoring.get("warnings") or []):
+        lines.append(f"Præcision: {note}")
+    if monitoring.get("needs_retraining"):
+        lines.append(f"Modelversion {monitoring.get('model_version')} skal gentrænes "
+                     f"({monitoring['needs_retraining']})")
+    return lines
+
+
+def precision_note(monitoring, language: str) -> str:
+    """The realised precision in a sentence: the stored note in English; in Danish from the
+    rows (the model against the best rule at the same list length)."""
+    monitoring = {k: _get(monitoring, k) for k in ("precision", "precision_note")}
+    if language != "da":
+        return monitoring.get("precision_note") or ""
+    rows = {r["ranker"]: r for r in _rows(monitoring.get("precision"))}
+    model = rows.get("model")
+    rules = [r for name, r in rows.items() if name.startswith("rule:") and r.get("precision") is not None]
+    if model is None or model.get("precision") is None or not rules:
+        known = int(model["known"]) if model else 0
+        return (f"{known} listede elever med kendt udfald; præcisionen bedømmes, når der er nok"
+                if monitoring.get("precision_note") else "")
+    best = max(rules, key=lambda r: r["precision"])
+    return (f"realiseret præcision {_n(model['precision'], language, 3)} over {int(model['lists'])} "
+            f"lister mod {_n(best['precision'], language, 3)} for "
+            f"{rule_or_model(best['ranker'], language)} ved samme listelængde")

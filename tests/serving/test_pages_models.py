@@ -192,3 +192,38 @@ def test_without_a_champion_the_pupil_page_shows_the_register_and_the_list_says_
     assert one.status_code == 200, one.text
     assert "Der er endnu ingen godkendt model, så der vises ingen risiko" in one.text
     assert 'class="heatmap"' in one.text and "Traceback" not in one.text
+
+
+def test_the_monitoring_warnings_are_danish_on_the_danish_model_page():
+    from serving.pages.model_texts import monitoring_lines, precision_note
+
+    monitoring = {
+        "status": "alarm", "model_version": "3", "needs_retraining": "erasure:2026-12-01",
+        "warnings": ["drift: abs_total_4w at school S2 has PSI 0.41 (limit 0.25, vs the training "
+                     "window's same month)", "shift: 1 columns at PSI 0.10-0.25 (score@all)",
+                     "precision: realised precision 0.150 over 4 lists vs 0.250 for "
+                     "rule:days_4_last_month at the same list length",
+                     "model version 3 needs retraining (erasure:2026-12-01)"],
+        "precision_note": "realised precision 0.150 over 4 lists vs 0.250 for "
+                          "rule:days_4_last_month at the same list length",
+        "psi": [{"scope": "S2", "name": "abs_total_4w", "psi": 0.41, "level": "alarm",
+                 "judged": None, "basis": "month"},
+                {"scope": "all", "name": "score", "psi": 0.12, "level": "warning",
+                 "judged": None, "basis": "window"},
+                {"scope": "all", "name": "abs_total_year", "psi": 0.9, "level": "alarm",
+                 "judged": "too few rows", "basis": "window"}],
+        "precision": [{"ranker": "model", "lists": 4, "listed": 20, "known": 20, "positives": 3,
+                       "precision": 0.15},
+                      {"ranker": "rule:days_4_last_month", "lists": 4, "listed": 20, "known": 20,
+                       "positives": 5, "precision": 0.25}],
+    }
+    danish = monitoring_lines(monitoring, "da")
+    assert len(danish) == 4  # drift, shift, precision, retraining; the unjudged row is left out
+    text = " ".join(danish) + precision_note(monitoring, "da")
+    for english in ("drift:", "shift:", "precision:", "needs retraining", "realised", "limit",
+                    "rule:", "abs_total_4w", "columns"):
+        assert english not in text, english
+    assert "på skole S2" in danish[0] and "0,41" in danish[0]
+    assert "4+ fraværsdage" in precision_note(monitoring, "da")
+    assert danish[-1].startswith("Modelversion 3 skal gentrænes")
+    assert monitoring_lines(monitoring, "en") == monitoring["warnings"]  # English as stored
