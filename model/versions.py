@@ -213,3 +213,30 @@ def champion_stack(history: list[dict], current: str | None) -> list[str]:
 def parse_history(text: str | None) -> list[dict]:
     """The registered model's `champion_history` tag as a list of moves ([] if absent)."""
     return _json_list(text)
+
+
+def run_metrics(client, run_id: str | None) -> dict[str, float]:
+    """A version's training-run metrics ({} for a version registered without its run)."""
+    if not run_id:
+        return {}
+    try:
+        return dict(client.get_run(run_id).data.metrics)
+    except Exception:  # noqa: BLE001 - the run is gone or unreadable
+        return {}
+
+
+def read_versions(client, name: str, limit: int | None = None) -> list[VersionFacts]:
+    """Every registered version of `name` (the newest `limit`), newest first, with its figures,
+    gate verdicts and aliases, read through an MLflow client the caller made (this module never
+    imports mlflow): what `ews models` prints and the model page shows."""
+    try:
+        found = client.search_model_versions(f"name='{name}'")
+    except Exception:  # noqa: BLE001 - no registered model yet
+        return []
+    newest = sorted(found, key=lambda mv: int(mv.version), reverse=True)[:limit]
+    out = []
+    for listed in newest:
+        mv = client.get_model_version(name, listed.version)  # search results lack aliases
+        out.append(version_facts(str(mv.version), list(mv.aliases or []), dict(mv.tags),
+                                 run_metrics(client, mv.run_id)))
+    return out

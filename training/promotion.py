@@ -23,6 +23,8 @@ from model.versions import (
     VersionFacts,
     champion_stack,
     parse_history,
+    read_versions,
+    run_metrics,
     version_facts,
 )
 
@@ -58,16 +60,6 @@ def _history(client, name: str) -> list[dict]:
         return []
 
 
-def _run_metrics(client, run_id: str | None) -> dict[str, float]:
-    """The training run's metrics ({} for a version registered without its run)."""
-    if not run_id:
-        return {}
-    try:
-        return dict(client.get_run(run_id).data.metrics)
-    except Exception:  # noqa: BLE001 - the run is gone or unreadable
-        return {}
-
-
 def record_move(client, name: str, move: Move, by: str) -> None:
     """Append a move of the champion alias to the registered model's history tag."""
     history = _history(client, name)
@@ -79,18 +71,7 @@ def record_move(client, name: str, move: Move, by: str) -> None:
 
 def registered_versions(settings: Settings) -> list[VersionFacts]:
     """Every registered version, newest first, with its figures, gates and aliases."""
-    client = _client(settings)
-    name = settings.registered_model_name
-    try:
-        found = client.search_model_versions(f"name='{name}'")
-    except Exception:  # noqa: BLE001 - no registered model yet
-        return []
-    out = []
-    for listed in sorted(found, key=lambda mv: int(mv.version), reverse=True):
-        mv = client.get_model_version(name, listed.version)  # search results lack aliases
-        out.append(version_facts(str(mv.version), list(mv.aliases or []), dict(mv.tags),
-                                 _run_metrics(client, mv.run_id)))
-    return out
+    return read_versions(_client(settings), settings.registered_model_name)
 
 
 def promote(settings: Settings, version: str, by: str) -> Move:
@@ -106,7 +87,7 @@ def promote(settings: Settings, version: str, by: str) -> Move:
     except Exception:  # noqa: BLE001 - unknown version or no registered model
         raise UserError(f"no registered version {version} of {name}") from None
     facts = version_facts(version, list(mv.aliases or []), dict(mv.tags),
-                          _run_metrics(client, mv.run_id))
+                          run_metrics(client, mv.run_id))
     current = _champion(client, name)
     if current == version:
         raise UserError(f"version {version} is the champion already")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from model.settings import Settings
-from model.versions import VersionFacts, version_facts
+from model.versions import VersionFacts, read_versions, version_facts
 from serving.champion import CHAMPION, registry_client
 
 EVALUATION = "evaluation"  # the artifact folder training/tracking.py logs the report to
@@ -64,23 +64,7 @@ MAX_TABLE = 30  # versions in the page's table of every registered version, newe
 def version_table(settings: Settings) -> list[VersionFacts]:
     """Every registered version (the newest MAX_TABLE), newest first, read as `ews models` reads
     them: training window, backtest figures, gate verdicts and aliases."""
-    client = registry_client(settings)
-    name = settings.registered_model_name
-    try:
-        found = client.search_model_versions(f"name='{name}'")
-    except Exception:  # noqa: BLE001 - no registered model yet
-        return []
-    out = []
-    for listed in sorted(found, key=lambda mv: int(mv.version), reverse=True)[:MAX_TABLE]:
-        mv = client.get_model_version(name, listed.version)  # search results lack aliases
-        metrics: dict[str, float] = {}
-        if mv.run_id:
-            try:
-                metrics = dict(client.get_run(mv.run_id).data.metrics)
-            except Exception:  # noqa: BLE001 - a version registered without its run
-                metrics = {}
-        out.append(version_facts(str(mv.version), list(mv.aliases or []), dict(mv.tags), metrics))
-    return out
+    return read_versions(registry_client(settings), settings.registered_model_name, MAX_TABLE)
 
 
 def registry_versions(settings: Settings) -> list[VersionView]:
