@@ -7,6 +7,7 @@ except under CI (CI=true), where a missing server is a failure, not a skip.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 
@@ -50,9 +51,10 @@ def settings(tmp_path, monkeypatch) -> Settings:
     settings_module.get_settings.cache_clear()
 
 
-@pytest.fixture
-def postgres_url():
-    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+@contextlib.contextmanager
+def postgres_schema():
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped on leaving; skips (fails
+    under CI) where no server answers. For fixtures of any scope."""
     if _PG_PROBLEM:
         if IN_CI:
             pytest.fail(_PG_PROBLEM + " (CI must run the PostgreSQL tests)")
@@ -62,10 +64,19 @@ def postgres_url():
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in POSTGRES_URL else "?"
-    yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    try:
+        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url():
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

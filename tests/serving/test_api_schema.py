@@ -91,29 +91,13 @@ ROLES_ALL_CHECKS = ("analyst", "team-S1")
 @pytest.fixture(scope="module")
 def postgres_world(tmp_path_factory):
     """The served municipality of `world`, its store on PostgreSQL (a schema of its own)."""
-    import uuid
-
-    from sqlalchemy import create_engine, text
-
-    from tests.conftest import _PG_PROBLEM, IN_CI, POSTGRES_URL
+    from tests.conftest import postgres_schema
     from tests.serving.conftest import build_world
 
-    if _PG_PROBLEM:
-        if IN_CI:
-            pytest.fail(_PG_PROBLEM + " (CI must run the PostgreSQL tests)")
-        pytest.skip(_PG_PROBLEM)
-    schema = "t_" + uuid.uuid4().hex[:12]
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    world = build_world(tmp_path_factory.mktemp("pg-api-home"),
-                        f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}")
-    yield world
-    world.engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with postgres_schema() as url:
+        world = build_world(tmp_path_factory.mktemp("pg-api-home"), url)
+        yield world
+        world.engine.dispose()
 
 
 @pytest.mark.parametrize("store", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
