@@ -215,7 +215,6 @@ def flag_list_xlsx(flag_list: dict[str, Any], language: str = "da") -> bytes:
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
-    from openpyxl.writer.excel import ExcelWriter
 
     workbook = Workbook()
     workbook.remove(workbook.active)
@@ -256,10 +255,18 @@ def flag_list_xlsx(flag_list: dict[str, Any], language: str = "da") -> bytes:
         sheet.page_setup.fitToWidth = 1
         sheet.page_setup.fitToHeight = 0
         sheet.sheet_properties.pageSetUpPr.fitToPage = True
-    as_of = datetime.fromisoformat(flag_list["as_of"])
-    workbook.properties.title = f"{flag_list['school_id']} {flag_list['week']}"
+    return workbook_bytes(workbook, f"{flag_list['school_id']} {flag_list['week']}",
+                          datetime.fromisoformat(flag_list["as_of"]))
+
+
+def workbook_bytes(workbook, title: str, created: datetime) -> bytes:
+    """The workbook as reproducible bytes: titled, dated `created` only (never the clock), so
+    the same content gives the same file."""
+    from openpyxl.writer.excel import ExcelWriter
+
+    workbook.properties.title = title
     workbook.properties.creator = "Fraværsradar"
-    workbook.properties.created = workbook.properties.modified = as_of
+    workbook.properties.created = workbook.properties.modified = created
     raw = io.BytesIO()
     with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
         ExcelWriter(workbook, archive).save()
@@ -529,7 +536,6 @@ def table_xlsx(sheets: list[tuple[str, list[str], list[list[Any]], dict[int, str
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
-    from openpyxl.writer.excel import ExcelWriter
 
     workbook = Workbook(write_only=True)
     bold, fill = Font(bold=True), PatternFill("solid", fgColor="E0E0E0")
@@ -556,10 +562,4 @@ def table_xlsx(sheets: list[tuple[str, list[str], list[list[Any]], dict[int, str
                         cell.number_format = fmt
                         row[j] = cell
             sheet.append(row)
-    workbook.properties.title = title
-    workbook.properties.creator = "Fraværsradar"
-    workbook.properties.created = workbook.properties.modified = created
-    raw = io.BytesIO()
-    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
-        ExcelWriter(workbook, archive).save()
-    return _fixed_dates(raw.getvalue())
+    return workbook_bytes(workbook, title, created)
