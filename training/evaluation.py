@@ -128,6 +128,8 @@ def compare(test: pd.DataFrame, lead: pd.DataFrame, rankers_test: dict[str, np.n
             result.lead_times = weeks.tolist()
         row = dict(result.__dict__)
         row["lead_share"], row["lead_median_weeks"] = held_ahead(lead, rankers_lead[name], capacity)
+        row["lead_share_2w"], row["lead_median_weeks_2w"] = held_ahead(
+            lead, rankers_lead[name], capacity, stayed="weeks")
         rows.append(row)
     table = pd.DataFrame(rows).set_index("name")
     return table
@@ -139,28 +141,39 @@ LEAD_WEEKS = 2  # "ahead" means listed at least this many weeks before the onset
 
 
 def held_ahead(frame: pd.DataFrame, score: np.ndarray, capacity: Capacity,
-               weeks: int = LEAD_WEEKS) -> tuple[float, float]:
+               weeks: int = LEAD_WEEKS, stayed: str = "horizon") -> tuple[float, float]:
     """Among pupils not concerning at the first as-of date who became concerning later and
-    stayed so (still concerning `weeks` weeks after the onset): the share the list held at least
-    `weeks` weeks before the onset, and the median lead in weeks of those it listed before the
-    onset at all (NaN when none)."""
+    stayed so: the share the list held at least `weeks` weeks before the onset, and the median
+    lead in weeks of those it listed before the onset at all (NaN when none).
+
+    The onset is the first as-of date at which the trailing window is at the threshold
+    (`already_concerning`). "Stayed so" (`stayed`):
+
+    - ``"horizon"`` (the headline): the absence over the *following* horizon (60 school days)
+      is concerning too, i.e. the label at the onset is 1 -- the absence became entrenched,
+      not a flu that crossed the line once;
+    - ``"weeks"``: the trailing window is still at the threshold `weeks` weeks after the onset
+      (the first definition; with a 60-day trailing window this holds for almost every onset).
+    """
     flags = list_flags(frame, score, capacity)
     work = pd.DataFrame({"pupil_id": frame["pupil_id"].to_numpy(), "as_of": frame["as_of"].to_numpy(),
-                         "concerning": frame["already_concerning"].to_numpy(bool), "listed": flags})
+                         "concerning": frame["already_concerning"].to_numpy(bool), "listed": flags,
+                         "label": frame["label"].to_numpy(float)})
     first_date, last_date = work["as_of"].min(), work["as_of"].max()
     start_ok = work.loc[(work["as_of"] == first_date) & ~work["concerning"], "pupil_id"]
     work = work[work["pupil_id"].isin(start_ok)]
-    onset = work.loc[work["concerning"]].groupby("pupil_id")["as_of"].min()
-    onset = onset[onset + pd.Timedelta(weeks=weeks) <= last_date]
+    first = work.loc[work["concerning"]].sort_values("as_of", kind="stable").groupby("pupil_id").first()
+    onset = first["as_of"]
+    if stayed == "horizon":
+        onset = onset[first["label"] == 1]
+    else:
+        onset = onset[onset + pd.Timedelta(weeks=weeks) <= last_date]
+        later = work.join(onset.rename("onset"), on="pupil_id", how="inner")
+        check = later.loc[later["as_of"] == later["onset"] + pd.Timedelta(weeks=weeks)]
+        onset = onset[onset.index.isin(check.loc[check["concerning"], "pupil_id"])]
     if onset.empty:
         return float("nan"), float("nan")
     later = work.join(onset.rename("onset"), on="pupil_id", how="inner")
-    check = later.loc[later["as_of"] == later["onset"] + pd.Timedelta(weeks=weeks)]
-    stayed = check.loc[check["concerning"], "pupil_id"]
-    onset = onset[onset.index.isin(stayed)]
-    if onset.empty:
-        return float("nan"), float("nan")
-    later = later[later["pupil_id"].isin(onset.index)]
     before = later.loc[later["listed"] & (later["as_of"] < later["onset"])]
     first_listed = before.groupby("pupil_id")["as_of"].min().reindex(onset.index)
     lead = (onset - first_listed).dt.days / 7

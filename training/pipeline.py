@@ -212,8 +212,9 @@ class FoldResult:
                "roc_auc": r(model["roc_auc"]), "best_rule_roc_auc": r(rule["roc_auc"]),
                "ece": r(self.calibration["ece_not_yet_concerning"]),
                "lead_share": r(model["lead_share"]), "lead_median_weeks": r(model["lead_median_weeks"], 1)}
-        if "oracle" in self.comparison.index:
-            out["oracle_precision"] = r(self.comparison.at["oracle", "precision_at_capacity"])
+        for oracle in ("oracle", "oracle_clairvoyant"):
+            if oracle in self.comparison.index:
+                out[f"{oracle}_precision"] = r(self.comparison.at[oracle, "precision_at_capacity"])
         return out
 
 

@@ -6,6 +6,7 @@ import io
 from datetime import date
 
 import numpy as np
+import pandas as pd
 
 from model.demo import ESCALATING, latent_truth, plan_demo
 from training.progress import TrainProgress
@@ -41,8 +42,28 @@ def test_trend_raises_absence_year_on_year():
 def test_latent_truth_ranks_the_escalating_pupils_high_near_their_peak():
     plan = _plan()
     truth = latent_truth(plan)
-    assert set(truth.columns) == {"pupil_id", "as_of", "school_year", "kind", "latent_rate"}
+    assert set(truth.columns) == {"pupil_id", "as_of", "school_year", "kind", "latent_rate",
+                                  "latent_rate_as_of"}
     assert truth["latent_rate"].between(0, 1).all()
     assert (truth["as_of"].dt.dayofweek == 0).all()  # Mondays, like the as-of dates
     means = truth.groupby("kind")["latent_rate"].mean()
     assert means["escalating"] > means["none"]
+
+
+def test_the_as_of_oracle_does_not_know_escalations_that_begin_later():
+    plan = _plan()
+    truth = latent_truth(plan)
+    onset = dict(zip(plan.population.pupil_ids, plan.risk.onset, strict=True))
+    day_of = {d: i for i, d in enumerate(pd.to_datetime(plan.calendar.days))}
+    esc = truth[truth["kind"] == "escalating"].copy()
+    first_day = esc["as_of"].map(lambda t: next((i for d, i in day_of.items() if d >= t), None))
+    begun = esc["pupil_id"].map(onset) < first_day
+    # the same as the clairvoyant once the escalation has begun ...
+    assert np.allclose(esc.loc[begun, "latent_rate_as_of"], esc.loc[begun, "latent_rate"])
+    # ... lower where it begins inside the next 60 school days, and never higher anywhere
+    later = ~begun & (esc["pupil_id"].map(onset) < first_day + 60)
+    assert later.any()
+    assert (esc.loc[later, "latent_rate_as_of"] < esc.loc[later, "latent_rate"]).all()
+    assert (truth["latent_rate_as_of"] <= truth["latent_rate"] + 1e-6).all()
+    others = truth[truth["kind"] != "escalating"]
+    assert np.array_equal(others["latent_rate_as_of"], others["latent_rate"])
