@@ -34,9 +34,9 @@ def parse_school_year(text: str) -> int:
     return int(m.group(1))
 
 
-def school_year_start(text: str) -> date:
-    """1 August of the school year's first calendar year."""
-    return date(parse_school_year(text), 8, 1)
+def school_year_start(year: str | int) -> date:
+    """1 August of a school year, given as "2024/25" or by its first calendar year (2024)."""
+    return date(parse_school_year(year) if isinstance(year, str) else int(year), 8, 1)
 
 
 def school_year_label(start_year: int) -> str:

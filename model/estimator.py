@@ -14,7 +14,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-from model.features import FEATURE_NAMES, MONOTONIC_CST
+from model.feature_registry import FEATURE_NAMES, MONOTONIC_CST
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

@@ -8,7 +8,8 @@ from datetime import date
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from model.store import Register, class_wellbeing, concerns, enrolments, load_register, pupils
+from model.register import Register, load_register
+from model.store import class_wellbeing, concerns, enrolments, pupils
 
 
 @dataclass

@@ -578,7 +578,8 @@ def compute_report(engine, spec: KpiSpec, school_year: str | None = None) -> Kpi
 
     from model.records import flag_lists, reviews
     from model.records import flags as flag_table
-    from model.store import enrolments, register, register_matrix, school_days
+    from model.register import register_matrix
+    from model.store import enrolments, register, school_days
 
     years = stored_school_years(engine)
     if school_year is not None:

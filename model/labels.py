@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from model.features import DayMajor
+from model.register import DayMajor
 
 KNOWN, LEFT, NOT_YET = "known", "left", "not_yet"
 

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from model.capacity import list_ranks
-from model.features import FEATURE_NAMES, FEATURES
+from model.feature_registry import FEATURE_NAMES, FEATURES
 from model.rules import ALARM_RULES
 
 REFERENCE_FORMAT = 1

@@ -19,7 +19,7 @@ import pandas as pd
 
 from model.calendar import school_year_of
 from model.inputs import Inputs
-from model.store import Register
+from model.register import Register
 
 
 def partition_inputs(inputs: Inputs, school_year: str, parts: Sequence[Iterable[str]]) -> list[Inputs]:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from model.features import (
+from model.feature_registry import (
     CATEGORY_DA,
     CATEGORY_EN,
     FEATURE_BY_NAME,

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from model.calendar import quarter_of, quarter_start
-from model.features import DayMajor
+from model.register import DayMajor
 
 
 @dataclass(frozen=True)

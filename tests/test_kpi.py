@@ -214,7 +214,7 @@ def test_change_from_baseline_and_on_track():
 
 def test_follow_up_compares_8_school_weeks_before_and_after_by_risk_band():
     from model.kpi import FOLLOW_UP_NOTE, follow_up
-    from model.store import Register
+    from model.register import Register
 
     days = np.array([np.datetime64("2024-09-02") + np.timedelta64(k, "D") for k in range(140)])
     days = days[np.is_busday(days)][:100]  # 100 school days

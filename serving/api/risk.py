@@ -34,6 +34,7 @@ from model.calendar import iso_week, parse_school_year, school_year_of
 from model.estimator import risk_band
 from model.features import FeatureBuilder, feature_matrix
 from model.labels import LabelSpec, is_already_concerning, trailing_rates
+from model.register import register_matrix
 from model.store import (
     class_wellbeing,
     concerns,
@@ -41,7 +42,6 @@ from model.store import (
     import_batches,
     pupils,
     register,
-    register_matrix,
     school_days,
     schools,
 )
