@@ -39,6 +39,7 @@ from model.calendar import (
     parse_school_year,
     school_year_label,
     school_year_of,
+    school_year_start,
     to_day_numbers,
     weekday,
 )
@@ -173,7 +174,7 @@ def build_calendar(years: int, until: date, rng: np.random.Generator) -> DemoCal
     year = np.concatenate(year_of)
     counts = np.array([len(p) for p in parts])
     stops = np.cumsum(counts)
-    first = days[0] if len(days) else np.datetime64(date(parse_school_year(labels[0]), 8, 1))
+    first = days[0] if len(days) else np.datetime64(school_year_start(labels[0]), "D")
     origin = first - weekday(np.array([first]))[0].astype(int)
     return DemoCalendar(
         school_years=labels,

@@ -43,7 +43,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from model.calendar import parse_school_year
+from model.calendar import parse_school_year, school_year_start
 from model.rules import statutory_levels
 from model.store import FRACTION_SCALE, STATUS_CODES, STRIP_DAYS
 
@@ -103,7 +103,7 @@ class KpiSpec:
 
 def quarter_slices(school_year: str) -> list[tuple[str, slice]]:
     """The calendar quarters of a school year as (label, slice of the register strip's days)."""
-    start = date(parse_school_year(school_year), 8, 1)
+    start = school_year_start(school_year)
     out, d = [], 0
     while d < STRIP_DAYS:
         day = start + timedelta(days=d)
@@ -209,7 +209,7 @@ def school_sums(pupil_ids: np.ndarray, school_year: str, status: np.ndarray, abs
     any_day = np.zeros(STRIP_DAYS, bool)
     for lo in range(0, len(status), CHUNK):
         any_day |= (status[lo:lo + CHUNK] > 0).any(axis=0)
-    first = np.datetime64(f"{parse_school_year(school_year)}-08-01")
+    first = np.datetime64(school_year_start(school_year), "D")
     out = []
     periods = [(school_year, slice(0, len(quarters)), slice(0, STRIP_DAYS))] + [
         (label, slice(k, k + 1), sl) for k, (label, sl) in enumerate(quarters)]

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
-from model.calendar import iso_week, parse_school_year, school_year_of
+from model.calendar import iso_week, parse_school_year, school_year_of, school_year_start
 from model.estimator import risk_band
 from model.features import FeatureBuilder, feature_matrix
 from model.labels import LabelSpec, is_already_concerning, trailing_rates
@@ -374,7 +374,7 @@ class RiskService:
         newest registered one: the week's absence, and the risk as of the Monday after it (what
         that Monday's list uses)."""
         start = parse_school_year(school_year)
-        lo, hi = np.datetime64(date(start, 8, 1)), np.datetime64(date(start + 1, 8, 1))
+        lo, hi = np.datetime64(school_year_start(start)), np.datetime64(school_year_start(start + 1))
         days = snap.days[(snap.days >= lo) & (snap.days < hi)]
         if snap.latest_day is not None:
             days = days[days <= np.datetime64(snap.latest_day, "D")]
