@@ -78,7 +78,7 @@ def _expected(folder, spec: KpiSpec) -> pd.DataFrame:
 
 
 def test_kpis_equal_an_independent_pandas_computation_from_the_register(town):
-    from model.kpi import compute_report
+    from model.kpi_report import compute_report
 
     folder, engine = town
     spec = KpiSpec()
@@ -115,7 +115,7 @@ def test_kpis_equal_an_independent_pandas_computation_from_the_register(town):
 
 
 def test_a_school_year_option_gives_that_years_rows_and_keeps_the_baseline(town):
-    from model.kpi import compute_report
+    from model.kpi_report import compute_report
 
     _, engine = town
     full = compute_report(engine, KpiSpec())
@@ -298,7 +298,7 @@ def test_ews_kpi_writes_csv_and_xlsx_and_says_one_line_on_bad_input(town, tmp_pa
 
 @pytest.mark.postgres
 def test_the_same_kpis_on_postgresql(town, postgres_url, tmp_path):
-    from model.kpi import compute_report
+    from model.kpi_report import compute_report
     from model.settings import Settings
     from model.store import open_store
     from serving.ingest import ingest_folder
