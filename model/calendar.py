@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 
 import numpy as np
+from dateutil.easter import easter as easter_sunday
 
 SCHOOL_YEAR_PATTERN = re.compile(r"^(\d{4})/(\d{2})$")
 WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -85,21 +86,6 @@ def quarter_start(day: date) -> date:
     return date(year, 3 * (q - 1) + 1, 1)
 
 
-def easter_sunday(year: int) -> date:
-    """Gregorian Easter (anonymous Gregorian algorithm)."""
-    a = year % 19
-    b, c = divmod(year, 100)
-    d, e = divmod(b, 4)
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    l_ = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * l_) // 451
-    month, day = divmod(h + l_ - 7 * m + 114, 31)
-    return date(year, month, day + 1)
-
-
 def _week_days(year: int, week: int) -> set[date]:
     monday = date.fromisocalendar(year, week, 1)
     return {monday + timedelta(days=i) for i in range(5)}
@@ -113,7 +99,7 @@ def danish_holidays(start_year: int) -> set[date]:
     christmas = date(start_year, 12, 21)
     off |= {d for d in (christmas + timedelta(days=i) for i in range(14)) if d < date(spring, 1, 3)}
     off |= _week_days(spring, 7)  # winter break
-    easter = easter_sunday(spring)
+    easter = easter_sunday(spring)  # Gregorian (western) Easter
     off |= {easter - timedelta(days=d) for d in range(1, 7)}  # the week before Easter
     off.add(easter + timedelta(days=1))  # Easter Monday
     ascension = easter + timedelta(days=39)

@@ -9,16 +9,13 @@ temporal slice (`calibrate`), so the ranking is the booster's and the probabilit
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
 from model.feature_registry import FEATURE_NAMES, MONOTONIC_CST
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
 
 
 def _logit(p):
@@ -140,7 +137,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         offset = self.season_offset(as_of)
         if offset is not None and getattr(self, "season_weight_", 0.0):
             z = z + self.season_weight_ * offset
-        return _sigmoid(z)
+        return expit(z)
 
     def predict_proba(self, X) -> np.ndarray:
         p = self.probability(self.decision_function(X))

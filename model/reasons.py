@@ -19,7 +19,6 @@ Rows of `Explanation.values` follow the rows of the feature frame they were comp
 
 from __future__ import annotations
 
-import functools
 import math
 import sys
 import threading
@@ -40,6 +39,7 @@ from model.feature_registry import (
     feature_matrix,
 )
 from model.reason_texts import LANGUAGES, TEMPLATES, UNKNOWN, _check_language, _template, render
+from model.threads import limited_threads
 
 if TYPE_CHECKING:
     from model.estimator import RiskModel
@@ -139,15 +139,6 @@ def _explainer(booster: Any) -> Any:
         return explainer
 
 
-@functools.cache
-def _threadpools() -> Any:
-    """One ThreadpoolController: `threadpool_limits()` rescans the loaded libraries (~10 ms) on
-    every call, more than explaining one pupil takes."""
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
 def explain(model: RiskModel, X: np.ndarray, n_threads: int = 1) -> Explanation:
     """SHAP contributions of each feature to `model.decision_function(X)` (log-odds, exact).
 
@@ -163,7 +154,7 @@ def explain(model: RiskModel, X: np.ndarray, n_threads: int = 1) -> Explanation:
     if len(X) == 0:
         values = np.zeros((0, len(FEATURES)))
     else:
-        with _threadpools().limit(limits=n_threads):
+        with limited_threads(n_threads):
             values = explainer.shap_values(X, check_additivity=False)
     values = np.asarray(values, dtype=np.float64).reshape(len(X), len(FEATURES))
     if explainer.expected_value is None:  # shap fills it on the first non-empty call

@@ -45,20 +45,11 @@ from model.store import (
     school_days,
     schools,
 )
+from model.threads import limit_threads
 from serving.champion import ServedModel
 from serving.scoring import score_frame
 
 CHUNK = 500  # ids per IN (...) list, below SQLite's bound-parameter limit
-
-
-def limit_this_thread(n: int) -> None:
-    """Cap OpenMP/BLAS at `n` threads around the model's work. OpenMP keeps its thread count
-    per thread, so a cap set at start-up does not reach the thread pool's workers unless
-    OMP_NUM_THREADS was set before the library loaded (`ews serve` does that too); this costs
-    ~10 ms, against the hundreds a school's frame takes to build."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(n)
 
 
 class LruCache:
@@ -284,7 +275,7 @@ class RiskService:
         from model.reasons import explain, school_means
 
         def build() -> ScoredSchool:
-            limit_this_thread(self.threads)
+            limit_threads(self.threads, environment=False)
             builder = self.builder(snap, school_id, school_year_of(as_of))
             frame = score_frame(builder, served.model, as_of, self.spec)
             row_of = {p: i for i, p in enumerate(frame["pupil_id"])}
@@ -351,7 +342,7 @@ class RiskService:
         concerning, the statutory quarter level), risk and band null; None if not on roll."""
         from model.rules import statutory_quarter
 
-        limit_this_thread(self.threads)
+        limit_threads(self.threads, environment=False)
         builder = self.builder(snap, pupil.school_id, school_year_of(as_of))
         frame = score_frame(builder, None, as_of, self.spec)
         found = np.flatnonzero(frame["pupil_id"].to_numpy() == pupil.pupil_id)
@@ -391,7 +382,7 @@ class RiskService:
         as_of, risk, band, already_concerning), built once per store and model version."""
 
         def build() -> pd.DataFrame:
-            limit_this_thread(self.threads)
+            limit_threads(self.threads, environment=False)
             builder = self.builder(snap, school_id, school_year)
             dates = [t for _, t in self.weekly_dates(snap, school_year)]
             frame = builder.build(dates)
