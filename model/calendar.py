@@ -41,10 +41,12 @@ def school_year_start(year: str | int) -> date:
 
 
 def school_year_label(start_year: int) -> str:
+    """The school year that starts in `start_year`: 2024 -> "2024/25"."""
     return f"{start_year}/{(start_year + 1) % 100:02d}"
 
 
 def previous_school_year(text: str) -> str:
+    """The school year before one written "2024/25": "2023/24"."""
     return school_year_label(parse_school_year(text) - 1)
 
 
@@ -82,6 +84,7 @@ def quarter_of(day: date) -> tuple[int, int]:
 
 
 def quarter_start(day: date) -> date:
+    """The first day of the calendar quarter of `day`."""
     year, q = quarter_of(day)
     return date(year, 3 * (q - 1) + 1, 1)
 
@@ -144,7 +147,8 @@ def to_day_numbers(days: Iterable[date]) -> np.ndarray:
 def holiday_adjacent(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For sorted school days (datetime64[D]): whether each day comes right after a break
     (the previous school day is more than 3 calendar days back, i.e. more than a weekend) and
-    whether it comes right before one. The first and last days of the axis count as adjacent."""
+    whether it comes right before one. The first and last days of the axis count as adjacent.
+    """
     gaps = np.diff(days).astype(int)
     after = np.concatenate([[True], gaps > 3])
     before = np.concatenate([gaps > 3, [True]])

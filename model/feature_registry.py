@@ -28,10 +28,25 @@ WINDOW_DA = {"2w": "de sidste 2 skoleuger", "4w": "de sidste 4 skoleuger",
 WINDOW_EN = {"2w": "over the last 2 school weeks", "4w": "over the last 4 school weeks",
              "8w": "over the last 8 school weeks", "12w": "over the last 12 school weeks"}
 
+
 @dataclass(frozen=True)
 class Feature:
-    """One model input. `direction` +1: larger raises risk (monotonic constraint); -1: lowers;
-    0: learned freely. `group` is the idea a reason talks about (contributions sum per group)."""
+    """One model input, as the builder, the estimator, the reasons and the docs read it.
+
+    Attributes
+    ----------
+    name : str
+        The feature's column name, e.g. "total_rate_4w".
+    group : str
+        The idea a reason talks about; contributions are summed per group.
+    unit : str
+        share, days, count, weeks, grade, flag, score or difference: how a value is shown.
+    direction : int
+        +1: a larger value raises the risk (the model's monotonic constraint); -1: lowers it;
+        0: learned freely.
+    da, en : str
+        A plain description in Danish and English.
+    """
 
     name: str
     group: str

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -62,6 +63,36 @@ class FeatureBuilder:
     A pupil is on roll at t when enrolled in t's school year and not gone: once ten school days of
     the year have passed, a pupil with no register entry on the last ten school days before t has
     left and is not scored.
+
+    Parameters
+    ----------
+    register : Register
+        The pupil x school-day matrix; enrolled pupils missing from it get rows of "not
+        registered".
+    enrolments : DataFrame
+        pupil_id, school_year, school_id, grade, class_id, special_needs: one row per pupil and
+        school year.
+    concerns : DataFrame, optional
+        pupil_id, date, source, category, severity: the coded concerns.
+    class_wellbeing : DataFrame, optional
+        class_id, school_year and the indicators social, academic, calm_order, support.
+    pupils : DataFrame, optional
+        pupil_id, gender: kept beside the features for fairness, never an input.
+    chunk_pupils : int, default=25_000
+        Pupils per chunk of the day-major sums, so memory stays bounded.
+
+    Attributes
+    ----------
+    register : Register
+        The register, with the rows added for enrolled pupils it lacked.
+    row_of : Index
+        Each pupil id's row of the register.
+    enrolments, concerns, wellbeing : DataFrame
+        The inputs as given (enrolments with `special_needs` as bool and the pupil's `_row`).
+    gender : Series
+        Gender by pupil id (empty without `pupils`).
+    chunk_pupils : int
+        Pupils per chunk.
     """
 
     def __init__(
@@ -109,7 +140,8 @@ class FeatureBuilder:
 
     def _chunks(self, only: Sequence[str] | None = None):
         """(first row, last row + 1, DayMajor) over pupil chunks, so memory stays bounded; `only`
-        some of the sums (see DayMajor)."""
+        some of the sums (see DayMajor).
+        """
         size = len(self.row_of)
         if size <= self.chunk_pupils and (only is None or self._day_major is not None):
             yield 0, size, self.day_major
@@ -121,8 +153,14 @@ class FeatureBuilder:
                                             reg.absent[lo:hi]), only)
 
     def rate_sums(self) -> DayMajor:
-        """Day-major sums enough for absence rates over the whole register (trailing rates,
-        labels, the statutory quarter): the full sums when they are built, else only RATE_SUMS."""
+        """Day-major sums enough for absence rates over the whole register.
+
+        Returns
+        -------
+        DayMajor
+            The full sums when they are built, else only RATE_SUMS (trailing rates, labels, the
+            statutory quarter).
+        """
         if self._day_major is not None:
             return self._day_major
         if self._rate_sums is None:
@@ -132,8 +170,21 @@ class FeatureBuilder:
     # -- public ---------------------------------------------------------------------------
 
     def build(self, as_of_dates: Iterable[date], with_rules: bool = False) -> pd.DataFrame:
-        """Feature rows for every pupil on roll at each as-of date, with KEY and META columns;
-        with `with_rules`, also the alarm-list rules' scores (`rule_<name>`, model.rules)."""
+        """Feature rows for every pupil on roll at each as-of date.
+
+        Parameters
+        ----------
+        as_of_dates : iterable of date-like
+            The as-of dates; each row uses only what was registered before its date.
+        with_rules : bool, default=False
+            Also give the alarm-list rules' scores (`rule_<name>` columns, model.rules).
+
+        Returns
+        -------
+        DataFrame
+            One row per pupil on roll and as-of date: KEY_COLUMNS and META_COLUMNS, the
+            features in registry order (float32, NaN where unknown), then the rule scores.
+        """
         dates = [pd.Timestamp(t).date() for t in as_of_dates]
         # Features go straight into one preallocated float32 block (an upper bound on the rows:
         # everyone enrolled), so the result is never copied: peak memory ~ result + one chunk.
@@ -160,15 +211,28 @@ class FeatureBuilder:
         pupils), so a national year of feature rows is never in memory at once: the sink (a
         Parquet file per chunk, a scorer) takes one chunk at a time. The context features need
         every pupil of a class or school: a first pass over the chunks computes them from two
-        sums only (registered and total absence)."""
+        sums only (registered and total absence).
+
+        Parameters
+        ----------
+        as_of_dates : iterable of date-like
+            The as-of dates.
+        with_rules : bool, default=False
+            Also give the alarm-list rules' scores.
+
+        Yields
+        ------
+        DataFrame
+            The rows of one pupil chunk, with the columns of `build`.
+        """
         dates = [pd.Timestamp(t).date() for t in as_of_dates]
         context: dict[str, list[np.ndarray]] = {key: [] for key in _CONTEXT}
         for lo, hi, dm in self._chunks(only=("registered", "total")):
             for i, t in enumerate(dates):
-                n, _, _, roll, keep, cols = self._on_roll(dm, lo, hi, t)
-                _add_context(context, i, dm.window(dm.cum["total"], n, 60, cols),
-                             dm.window(dm.cum_registered, n, 60, cols), roll.class_code[keep],
-                             roll.school_code[keep])
+                on = self._on_roll(dm, lo, hi, t)
+                _add_context(context, i, dm.window(dm.cum["total"], on.as_of_index, 60, on.cols),
+                             dm.window(dm.cum_registered, on.as_of_index, 60, on.cols),
+                             on.roll.class_code[on.keep], on.roll.school_code[on.keep])
         rates = _context_rates(context) if context["date"] else (np.zeros(0, np.float32),) * 2
         done = 0
         for lo, hi, dm in self._chunks():
@@ -204,9 +268,13 @@ class FeatureBuilder:
 
     # -- one as-of date -------------------------------------------------------------------
 
-    def _build_one(self, dm: DayMajor, lo: int, hi: int, t: date, with_rules: bool) -> _Part:
-        """Features at t for the pupils on roll whose register rows are in [lo, hi)."""
-        n, year, year_start, roll, keep, cols = self._on_roll(dm, lo, hi, t)
+    def _build_one(self, day_major: DayMajor, first_row: int, end_row: int, as_of: date,
+                   with_rules: bool) -> _Part:
+        """Features at `as_of` for the pupils on roll whose register rows are in
+        [first_row, end_row) (`day_major` holds the sums of those rows).
+        """
+        dm, lo, t = day_major, first_row, as_of
+        n, year, year_start, roll, keep, cols = self._on_roll(dm, lo, end_row, t)
         f: dict[str, np.ndarray] = {}
         for cat in CATEGORIES:
             for win, w in WINDOWS.items():
@@ -260,21 +328,22 @@ class FeatureBuilder:
                      dm.window(dm.cum_registered, n, 60, cols).astype(np.float64),
                      roll.class_code[keep], roll.school_code[keep])
 
-    def _on_roll(self, dm: DayMajor, lo: int, hi: int, t: date):
-        """At t, for register rows [lo, hi): the as-of index n, the school year and the index of
-        its first day, its roll, which of the roll are on roll here (`keep`) and their columns."""
-        n = int(np.searchsorted(dm.days, np.datetime64(t, "D"), side="left"))
-        year = school_year_of(t)
+    def _on_roll(self, day_major: DayMajor, first_row: int, end_row: int, as_of: date) -> _OnRoll:
+        """Who is on roll at `as_of` among register rows [first_row, end_row) (see _OnRoll)."""
+        dm, lo = day_major, first_row
+        n = int(np.searchsorted(dm.days, np.datetime64(as_of, "D"), side="left"))
+        year = school_year_of(as_of)
         year_start = int(np.searchsorted(dm.days, np.datetime64(school_year_start(year), "D")))
         roll = self._roll(year)
-        keep = (roll.cols >= lo) & (roll.cols < hi)
+        keep = (roll.cols >= lo) & (roll.cols < end_row)
         if n - year_start >= LEFT_AFTER_DAYS:
             keep[keep] = dm.window(dm.cum_registered, n, LEFT_AFTER_DAYS, roll.cols[keep] - lo) > 0
-        return n, year, year_start, roll, keep, roll.cols[keep] - lo
+        return _OnRoll(n, year, year_start, roll, keep, roll.cols[keep] - lo)
 
     @staticmethod
-    def _slope(dm: DayMajor, n: int, cols: np.ndarray) -> np.ndarray:
+    def _slope(day_major: DayMajor, as_of_index: int, cols: np.ndarray) -> np.ndarray:
         """Least-squares slope of the weekly absence rate over the last 8 school weeks."""
+        dm, n = day_major, as_of_index
         x = np.arange(8) - 3.5
         weights = x / np.sum(x * x)
         slope = np.zeros(len(cols), np.float32)
@@ -285,16 +354,18 @@ class FeatureBuilder:
         return slope
 
     @staticmethod
-    def _weeks_with_absence(dm: DayMajor, n: int, cols: np.ndarray) -> np.ndarray:
+    def _weeks_with_absence(day_major: DayMajor, as_of_index: int, cols: np.ndarray) -> np.ndarray:
+        """Of the last 12 school weeks, the weeks with any absence."""
+        dm, n = day_major, as_of_index
         count = np.zeros(len(cols), np.float32)
         for k in range(12):
             hi = n - k * WEEK
             count += dm.span(dm.cum["total"], hi - WEEK, hi, cols) > 0
         return count
 
-    def _concern_features(self, t: date, year: str, cols: np.ndarray) -> dict[str, np.ndarray]:
-        """Counts, severity and recency of concerns dated before t (bincount over pupils)."""
-        day = np.datetime64(t, "D").astype(np.int64)
+    def _concern_features(self, as_of: date, year: str, cols: np.ndarray) -> dict[str, np.ndarray]:
+        """Counts, severity and recency of concerns dated before `as_of` (bincount over pupils)."""
+        day = np.datetime64(as_of, "D").astype(np.int64)
         year_start = np.datetime64(school_year_start(year), "D").astype(np.int64)
         before = self._c_day < day
         size = len(self.row_of)
@@ -338,7 +409,8 @@ def _context_rates(context: dict[str, list[np.ndarray]]) -> tuple[np.ndarray, np
 def _place(part: _Part, date_index: int, block: np.ndarray, pos: int,
            other: dict[str, list[np.ndarray]], context: dict[str, list[np.ndarray]] | None) -> int:
     """Copy a part's features into `block` from column `pos` and keep its other columns (and
-    its context); returns the next free column."""
+    its context); returns the next free column.
+    """
     k = len(part.absent_12w)
     for j, name in enumerate(FEATURE_NAMES):
         block[j, pos:pos + k] = part.columns.pop(name)
@@ -352,7 +424,8 @@ def _place(part: _Part, date_index: int, block: np.ndarray, pos: int,
 
 def _frame(block: np.ndarray, other: dict[str, list[np.ndarray]], rows: int) -> pd.DataFrame:
     """Feature rows: KEY and META columns first, the features (a feature-major block, not
-    copied), then the other columns (rules)."""
+    copied), then the other columns (rules).
+    """
     frame = pd.DataFrame(block.T, columns=FEATURE_NAMES, copy=False)
     names = KEY_COLUMNS + META_COLUMNS + [n for n in other if n not in KEY_COLUMNS + META_COLUMNS]
     for at, name in enumerate(names):
@@ -371,7 +444,8 @@ def _frame(block: np.ndarray, other: dict[str, list[np.ndarray]], rows: int) -> 
 def _leave_one_out(group_of_date: np.ndarray, code: np.ndarray, absent: np.ndarray,
                    days: np.ndarray) -> np.ndarray:
     """Absence share of the others in the row's (as-of date, group); NaN without a group or
-    without others. A pupil's own absence never moves their context."""
+    without others. A pupil's own absence never moves their context.
+    """
     valid = code >= 0
     width = int(code.max()) + 2 if len(code) else 1
     key = group_of_date.astype(np.int64) * width + np.where(valid, code, width - 1)
@@ -382,6 +456,17 @@ def _leave_one_out(group_of_date: np.ndarray, code: np.ndarray, absent: np.ndarr
     with np.errstate(invalid="ignore", divide="ignore"):
         loo = np.where(valid & (others_days > 0), (a_sum[inverse] - absent) / others_days, np.nan)
     return loo.astype(np.float32)
+
+
+class _OnRoll(NamedTuple):
+    """Who is on roll at an as-of date, among a chunk's register rows."""
+
+    as_of_index: int  # school days before the as-of date on the register's day axis
+    school_year: str  # the as-of date's school year, "2024/25"
+    year_start: int  # the day-axis index of the school year's first day
+    roll: _YearRoll  # everyone enrolled in the school year
+    keep: np.ndarray  # which of the roll are in the chunk and on roll (not gone)
+    cols: np.ndarray  # their columns of the chunk's day-major sums
 
 
 @dataclass
@@ -457,7 +542,8 @@ class _YearRoll:
 
 def weekly_as_of_dates(days: np.ndarray, start: date, end: date) -> list[date]:
     """Every Monday in [start, end] (the weekly as-of dates of the lists), given the register's
-    school days; a Monday that is not a school day still counts."""
+    school days; a Monday that is not a school day still counts.
+    """
     first = pd.Timestamp(start)
     first = first + pd.Timedelta(days=(7 - first.weekday()) % 7)
     mondays = pd.date_range(first, pd.Timestamp(end), freq="7D")

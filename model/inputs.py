@@ -24,7 +24,8 @@ class Inputs:
 
     def feature_builder(self, before: date | None = None):
         """A FeatureBuilder over these inputs; `before` an as-of date: only the school days before
-        it (all that features, trailing rates and the quarter rule at that date read)."""
+        it (all that features, trailing rates and the quarter rule at that date read).
+        """
         from model.features import FeatureBuilder
 
         return FeatureBuilder(self.register.select_days(before), self.enrolments, self.concerns,

@@ -89,6 +89,7 @@ class KpiSpec:
 
     @classmethod
     def from_settings(cls, settings) -> KpiSpec:
+        """The KPI definitions configured in `settings`."""
         return cls(concerning=settings.kpi_concerning,
                    problematic=settings.particularly_problematic,
                    warning=settings.statutory_warning,
@@ -136,7 +137,8 @@ CHUNK = 32_768  # strips reduced at a time: the passes over a chunk stay in the 
 def decode_strips(status: bytes, absent: bytes) -> tuple[np.ndarray, np.ndarray]:
     """The (strips x 366) status codes and absent fractions (in 1/FRACTION_SCALE of a day) of
     concatenated register strips, as stored: `school_sums` counts the fractions on absence
-    statuses only, as register_matrix does."""
+    statuses only, as register_matrix does.
+    """
     return (np.frombuffer(status, np.uint8).reshape(-1, STRIP_DAYS),
             np.frombuffer(absent, np.uint8).reshape(-1, STRIP_DAYS))
 
@@ -145,7 +147,8 @@ def _statutory_reached(unauth: np.ndarray, registered: np.ndarray, sl: slice,
                        spec: KpiSpec) -> np.ndarray:
     """Level code per pupil (0 none, 1 warning, 2 notification) reached on any school day of
     the quarter `sl` by model.rules.statutory_levels on the quarter-to-date sums; `unauth`
-    holds the unauthorised absent fractions (1/FRACTION_SCALE of a day)."""
+    holds the unauthorised absent fractions (1/FRACTION_SCALE of a day).
+    """
     level = np.zeros(len(unauth), np.int8)
     # From the min_days-th registered day on, a line is reached only with at least
     # line x min_days unauthorised days in the quarter: the others need no running sums.
@@ -163,7 +166,8 @@ def _statutory_reached(unauth: np.ndarray, registered: np.ndarray, sl: slice,
 def _quarter_sums(status: np.ndarray, absent: np.ndarray, starts: list[int],
                   slices: list[slice], spec: KpiSpec) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Per strip and quarter: registered days and absent fractions per category (int, in
-    1/FRACTION_SCALE), and the statutory level reached, a chunk of strips at a time."""
+    1/FRACTION_SCALE), and the statutory level reached, a chunk of strips at a time.
+    """
     n, q = len(status), len(starts)
     keys = ("registered_days", "absent_days", "unauthorised_days", "authorised_days")
     sums = {k: np.zeros((n, q), np.int32) for k in keys}
@@ -192,7 +196,8 @@ def school_sums(pupil_ids: np.ndarray, school_year: str, status: np.ndarray, abs
     and day sums behind the KPIs (SUMS) and the period's last registered day. `status` and
     `absent`: the year's register strips as `decode_strips` gives them, one row per pupil of
     `pupil_ids`; `school_of_pupil`: each pupil's school that year (a pupil without an
-    enrolment that year is left out)."""
+    enrolment that year is left out).
+    """
     columns = ["school_id", "school_year", "period", "last_day", *SUMS]
     school_of = np.empty(len(pupil_ids), dtype=object)
     school_of[:] = [school_of_pupil.get(p) for p in pupil_ids]
@@ -244,7 +249,8 @@ def school_sums(pupil_ids: np.ndarray, school_year: str, status: np.ndarray, abs
 
 def sums_of_pupils(per_pupil: pd.DataFrame, spec: KpiSpec) -> pd.DataFrame:
     """school_sums from one row per pupil and period (school_id, school_year, period, last_day,
-    registered_days, absent_days, <category>_days, unauthorised_10, unauthorised_15)."""
+    registered_days, absent_days, <category>_days, unauthorised_10, unauthorised_15).
+    """
     p = per_pupil.assign(pupils=1)
     rate = p["absent_days"] / p["registered_days"]
     p["over_10"] = rate >= spec.concerning
@@ -260,7 +266,8 @@ def sums_of_pupils(per_pupil: pd.DataFrame, spec: KpiSpec) -> pd.DataFrame:
 
 def aggregate(sums: pd.DataFrame, spec: KpiSpec) -> pd.DataFrame:
     """One row per (school_id or ALL, school_year, period) with the figures and the pupil counts
-    behind them (over_10, over_15), before suppression, from `school_sums`."""
+    behind them (over_10, over_15), before suppression, from `school_sums`.
+    """
     keys = ["school_year", "period"]
     everyone = sums.groupby(keys, sort=False)[list(SUMS)].sum()
     everyone["last_day"] = sums.groupby(keys, sort=False)["last_day"].max()
@@ -281,7 +288,8 @@ def aggregate(sums: pd.DataFrame, spec: KpiSpec) -> pd.DataFrame:
 def suppress(rows: pd.DataFrame, columns: dict[str, str], spec: KpiSpec,
              rates: Sequence[str] = ()) -> pd.DataFrame:
     """Blank every column whose pupil numerator (`columns`: column -> numerator column) is 1 to
-    suppress_below - 1, and the `rates` too where the row has that few pupils; mark the row."""
+    suppress_below - 1, and the `rates` too where the row has that few pupils; mark the row.
+    """
     out = rows.copy()
     hidden: list[list[str]] = [[] for _ in range(len(out))]
     few = (out["pupils"] > 0) & (out["pupils"] < spec.suppress_below) if rates else None
@@ -323,7 +331,8 @@ def against_plan(rows: pd.DataFrame, spec: KpiSpec, baseline: str | None) -> pd.
     """Each compared figure's baseline value and relative change; for the targeted ones the
     target value (baseline x (1 + target reduction)) and whether the row is on track (at or
     below it). Blank where either side is suppressed or the baseline has no such row; the
-    baseline year's own rows are the reference and are not judged."""
+    baseline year's own rows are the reference and are not judged.
+    """
     out = rows.copy()
     out["baseline"] = baseline
     if baseline is None:
@@ -367,7 +376,8 @@ def kpi_table(sums: pd.DataFrame, spec: KpiSpec,
               school_year: str | None = None) -> pd.DataFrame:
     """The rows of `ews kpi` from `school_sums`: figures per (school_id or ALL, period),
     suppressed, with the baseline, the change from it and the targets; only `school_year`'s
-    rows if given."""
+    rows if given.
+    """
     if not len(sums):
         return pd.DataFrame(columns=kpi_columns())
     baseline = baseline_year(sums["school_year"].unique(), spec)
@@ -384,6 +394,7 @@ def kpi_table(sums: pd.DataFrame, spec: KpiSpec,
 
 
 def kpi_columns() -> list[str]:
+    """The columns of `ews kpi` in order."""
     cols = ["school_id", "school_year", "period", "kind", "last_day", *FIGURES, "suppressed",
             "suppressed_columns", "baseline"]
     for m in COMPARED:
@@ -425,7 +436,8 @@ def list_outcomes(flags: pd.DataFrame, reviews: pd.DataFrame, spec: KpiSpec,
     """Per (school_id or ALL, quarter of the list's as-of date): flags handed out, pupils
     flagged, flags reviewed and their share, and the pupils per decision (the latest review of
     each flag); suppressed as the KPIs. `flags`: flag id, pupil_id, school_id, as_of, section;
-    `reviews`: flag_id, decision, created_at."""
+    `reviews`: flag_id, decision, created_at.
+    """
     cols = ["school_id", "school_year", "period", "flags", "pupils_flagged", "reviewed",
             "share_reviewed", *DECISION_COLUMNS, "suppressed", "suppressed_columns"]
     if not len(flags):
@@ -460,7 +472,8 @@ def list_outcomes(flags: pd.DataFrame, reviews: pd.DataFrame, spec: KpiSpec,
 def _window_rates(status: np.ndarray, absent: np.ndarray, days: np.ndarray,
                   refs: np.ndarray, width: int = WINDOW_DAYS) -> tuple[np.ndarray, np.ndarray]:
     """Each row's absence over its own last `width` registered days before its reference date
-    and its first `width` from it on; NaN where fewer than half of them are registered yet."""
+    and its first `width` from it on; NaN where fewer than half of them are registered yet.
+    """
     before = np.full(len(refs), np.nan)
     after = np.full(len(refs), np.nan)
     cut = np.searchsorted(days, refs.astype("datetime64[D]"), side="left")
@@ -481,7 +494,8 @@ def follow_up(flags: pd.DataFrame, reviews: pd.DataFrame, register, spec: KpiSpe
     `investigate` (from the decision date) against pupils listed in the early-warning section
     in the same school year with no such decision (from their first listing), per risk band of
     the flag. `register`: the pupil x school-day matrix of (at least) these pupils. A
-    descriptive comparison, not an effect estimate (FOLLOW_UP_NOTE)."""
+    descriptive comparison, not an effect estimate (FOLLOW_UP_NOTE).
+    """
     cols = ["school_year", "band", "group", "pupils", "absence_before", "absence_after",
             "change", "measured_after", "suppressed"]
     if not len(flags) or not len(reviews):

@@ -1,5 +1,6 @@
 """The municipality's figures from the store: the register strips, the weekly lists and the
-reviews read and reduced to a `KpiReport` (the computation itself is model.kpi)."""
+reviews read and reduced to a `KpiReport` (the computation itself is model.kpi).
+"""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ class KpiReport:
 
 def _tuples_frame(rows, names: list[str]) -> pd.DataFrame:
     """A frame from result rows as plain columns (a frame built from Row objects probes every
-    row's attributes: seconds at national scale)."""
+    row's attributes: seconds at national scale).
+    """
     if not rows:
         return pd.DataFrame({n: [] for n in names})
     columns = {}
@@ -55,6 +57,7 @@ def _tuples_frame(rows, names: list[str]) -> pd.DataFrame:
 
 
 def stored_school_years(engine) -> list[str]:
+    """Every school year the register holds, sorted."""
     with engine.connect() as conn:
         return sorted(y for (y,) in conn.execute(select(register.c.school_year).distinct()))
 
@@ -62,7 +65,8 @@ def stored_school_years(engine) -> list[str]:
 def compute_report(engine, spec: KpiSpec, school_year: str | None = None) -> KpiReport:
     """The KPIs, list outcomes and follow-up from the store. The register strips are read one
     school year at a time (only `school_year` and the baseline year when one is given) and
-    reduced to sums per school at once; the listed pupils' strips are kept for the follow-up."""
+    reduced to sums per school at once; the listed pupils' strips are kept for the follow-up.
+    """
     years = stored_school_years(engine)
     if school_year is not None:
         parse_school_year(school_year)

@@ -41,7 +41,8 @@ def _round_half_up(x: float, decimals: int = 0) -> float:
 
 def _num(x: float, lang: str, decimals: int = 1) -> str:
     """A whole number when it is one at the shown precision, else `decimals` decimals with the
-    language's decimal separator (a comma in Danish)."""
+    language's decimal separator (a comma in Danish).
+    """
     r = _round_half_up(x, decimals)
     text = f"{int(r)}" if r == int(r) else f"{r:.{decimals}f}"
     return text.replace(".", ",") if lang == "da" else text
@@ -94,7 +95,8 @@ def _vs(mean: float, lang: str, fmt: Callable[[float, str], str]) -> str:
 
 def _label(feature: Feature, lang: str, strip: bool = True) -> str:
     """The registry's description, by default without a trailing parenthesis such as
-    "(andel af skoledage)"."""
+    "(andel af skoledage)".
+    """
     text = feature.da if lang == "da" else feature.en
     return re.sub(r"\s*\([^)]*\)$", "", text) if strip else text
 
@@ -123,6 +125,7 @@ class Template:
     unknown_en: str | None = None
 
     def text(self, language: str, value: float, comparison: float, *needs: float) -> str:
+        """The sentence for one value in `language`, with its comparison and the values it needs."""
         sentence = self.da if language == "da" else self.en
         if callable(sentence):
             return sentence(value, comparison, *needs)
@@ -197,7 +200,8 @@ def _shown_difference(recent: float, before: float) -> float:
 def _recent_vs_before(lang: str, words: dict, recent_da: str, before_da: str, recent_en: str,
                       before_en: str) -> Callable[..., str]:
     """'<rising/falling>: X % <recent window> against Y % <earlier window>', where the feature's
-    value is the difference recent - before."""
+    value is the difference recent - before.
+    """
     def text(v: float, m: float, recent: float) -> str:
         before = recent - v
         head = _up_down(_shown_difference(recent, before), lang, words)
@@ -252,7 +256,7 @@ def _monday_friday(lang: str) -> Callable[..., str]:
 
 
 def _concerns(lang: str, about: str, when: str) -> Callable[..., str]:
-    """ "2 bekymringer om trivsel de sidste 180 dage", "Ingen bekymringer ..." """
+    """Concern counts: "2 bekymringer om trivsel de sidste 180 dage", "Ingen bekymringer ..."."""
     one, many, none = (("bekymring", "bekymringer", "Ingen bekymringer") if lang == "da"
                        else ("concern", "concerns", "No concerns"))
 
@@ -422,10 +426,31 @@ def render(
     needs: Mapping[str, Sequence[float] | np.ndarray] | None = None,
     generic: bool = False,
 ) -> list[str]:
-    """The sentence for each value of one feature. `comparison` holds school means (NaN: none);
-    `needs` the other features its template reads (`TEMPLATES[feature].needs`). An unknown value
-    says so ("ukendt"/"unknown"); with `generic`, the registry-driven sentence is used even
-    where a specific template exists."""
+    """The sentence for each value of one feature.
+
+    An unknown value says so ("ukendt"/"unknown"); where the template needs a value that is
+    unknown, the registry-driven sentence is used.
+
+    Parameters
+    ----------
+    feature : str
+        A feature of the registry.
+    values : sequence of float
+        The pupils' values of it (NaN: unknown).
+    language : {"da", "en"}, default="da"
+        The language of the sentences.
+    comparison : sequence of float, optional
+        The school means shown beside the values (NaN: none).
+    needs : mapping of str to sequence of float, optional
+        The other features its template reads (`TEMPLATES[feature].needs`).
+    generic : bool, default=False
+        Use the registry-driven sentence even where a specific template exists.
+
+    Returns
+    -------
+    list of str
+        One sentence per value.
+    """
     _check_language(language)
     template = _template(feature, generic)
     values = np.asarray(values, dtype=np.float64).reshape(-1)

@@ -44,23 +44,10 @@ from model.threads import limited_threads
 if TYPE_CHECKING:
     from model.estimator import RiskModel
 
-__all__ = [  # the reason texts' names stay importable from here
-    "GROUPS",
-    "Explanation",
-    "LANGUAGES",
-    "Reason",
-    "TEMPLATES",
-    "UNKNOWN",
-    "dependence_plot",
-    "explain",
-    "global_importance",
-    "importance_plot",
-    "protective_for",
-    "reason_columns",
-    "reasons_for",
-    "render",
-    "school_means",
-    "summary_plot",
+__all__ = [  # the reason texts' names (LANGUAGES, TEMPLATES, UNKNOWN, render) stay importable here
+    "GROUPS", "Explanation", "LANGUAGES", "Reason", "TEMPLATES", "UNKNOWN", "dependence_plot",
+    "explain", "global_importance", "importance_plot", "protective_for", "reason_columns",
+    "reasons_for", "render", "school_means", "summary_plot",
 ]
 
 
@@ -78,7 +65,15 @@ _GROUP_COLUMNS = [np.flatnonzero(np.equal(_GROUP_OF, g)) for g in range(len(GROU
 @dataclass(frozen=True, eq=False)
 class Explanation:
     """SHAP contributions to the margin (log-odds) of n rows: `base_value + values.sum(1)` is
-    `model.decision_function(X)`. Columns follow the registry (`FEATURE_NAMES`)."""
+    `model.decision_function(X)`. Columns follow the registry (`FEATURE_NAMES`).
+
+    Attributes
+    ----------
+    base_value : float
+        The explainer's expected margin.
+    values : ndarray of shape (n_rows, n_features)
+        Each feature's contribution to each row's margin, in log-odds.
+    """
 
     base_value: float
     values: np.ndarray  # (n, n_features), log-odds
@@ -121,7 +116,8 @@ def _import_shap() -> None:
 def _shap() -> Any:
     """shap, imported on first use (~1-4 s, numba). The first import runs on a thread of its
     own: shap keeps tracebacks of optional imports, whose frames would otherwise keep the
-    caller's stack (and the model being explained) alive for the life of the process."""
+    caller's stack (and the model being explained) alive for the life of the process.
+    """
     if "shap" not in sys.modules:
         importer = threading.Thread(target=_import_shap, name="import-shap")
         importer.start()
@@ -145,6 +141,20 @@ def explain(model: RiskModel, X: np.ndarray, n_threads: int = 1) -> Explanation:
     TreeSHAP's C core runs on one thread and holds the GIL; `n_threads` only caps the OpenMP and
     BLAS pools around it (oversubscription on a 2-core machine costs more than it gives). To use
     both cores, explain halves of a large batch in two processes.
+
+    Parameters
+    ----------
+    model : RiskModel
+        A fitted model (or a bare booster).
+    X : ndarray of shape (n_rows, n_features)
+        Feature rows in registry order (`feature_matrix`).
+    n_threads : int, default=1
+        Threads the OpenMP and BLAS pools may run meanwhile.
+
+    Returns
+    -------
+    Explanation
+        The contributions, one row per row of X.
     """
     # The booster predicts on float32 input widened to float64; explain exactly that input.
     X = np.asarray(X, dtype=np.float32).astype(np.float64)
@@ -168,6 +178,16 @@ def global_importance(explanation: Explanation) -> pd.DataFrame:
 
     Columns: level ("feature" or "group"), name, group, mean_abs_shap, mean_shap, rank. A group's
     importance is the mean of |sum of its contributions|, not the sum of its features' means.
+
+    Parameters
+    ----------
+    explanation : Explanation
+        Contributions of many rows (e.g. a test set).
+
+    Returns
+    -------
+    DataFrame
+        The features' rows, then the groups' rows, each level largest first.
     """
     rows = []
     for level, values, names, groups in (
@@ -194,7 +214,21 @@ def global_importance(explanation: Explanation) -> pd.DataFrame:
 class Reason:
     """One reason group's contribution for one pupil: `feature` is the group's most contributing
     feature and `value` the pupil's value of it (None if unknown); `effect` is the group's summed
-    contribution in log-odds; `text` the sentence shown to the team."""
+    contribution in log-odds; `text` the sentence shown to the team.
+
+    Attributes
+    ----------
+    feature : str
+        The group's most contributing feature (in the reason's direction).
+    group : str
+        The reason group (`Feature.group`).
+    value : float or None
+        The pupil's value of `feature`; None if unknown.
+    effect : float
+        The group's summed contribution, in log-odds.
+    text : str
+        The sentence shown to the team.
+    """
 
     feature: str
     group: str
@@ -203,6 +237,7 @@ class Reason:
     text: str
 
     def as_dict(self) -> dict[str, Any]:
+        """The reason as {feature, group, value, effect, text}."""
         return asdict(self)
 
 
@@ -221,6 +256,26 @@ def reasons_for(
     as {school_id: mean} or one number for every row. Without it, school means are computed from
     `frame` itself (per school and as-of date) - pass a frame of every pupil on roll then, not a
     short list, or pass `school_means(full_frame)`.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Feature rows (`FeatureBuilder.build`), in the order `explanation` was computed on.
+    explanation : Explanation
+        Their contributions (`explain(model, feature_matrix(frame))`).
+    language : {"da", "en"}, default="da"
+        The language of the sentences.
+    top : int, default=3
+        Reasons per row at most.
+    context : mapping of str to (mapping or float), optional
+        Per feature, the comparison shown: {school_id: mean} or one number for every row.
+    min_effect : float, default=0.0
+        A group's summed contribution must exceed it (log-odds).
+
+    Returns
+    -------
+    list of list of Reason
+        Per row of `frame`, its reasons, largest first.
     """
     return _collect(frame, explanation, +1, language, top, context, min_effect)
 
@@ -234,12 +289,36 @@ def protective_for(
     min_effect: float = 0.0,
 ) -> list[list[Reason]]:
     """Per row, up to `top` groups that lower the risk (effect < -`min_effect`), most lowering
-    first; `feature` is the group's most lowering feature. Same arguments as `reasons_for`."""
+    first; `feature` is the group's most lowering feature.
+
+    Parameters
+    ----------
+    frame, explanation, language, top, context, min_effect
+        As for `reasons_for`.
+
+    Returns
+    -------
+    list of list of Reason
+        Per row of `frame`, the groups that lower its risk; `effect` is negative.
+    """
     return _collect(frame, explanation, -1, language, top, context, min_effect)
 
 
 def reason_columns(reasons: Sequence[Sequence[Reason]], top: int = 3) -> pd.DataFrame:
-    """The texts as columns reason_1 ... reason_<top> ("" where a pupil has fewer reasons)."""
+    """The texts as columns reason_1 ... reason_<top> ("" where a pupil has fewer reasons).
+
+    Parameters
+    ----------
+    reasons : sequence of sequence of Reason
+        Per row, its reasons (`reasons_for`).
+    top : int, default=3
+        The number of columns.
+
+    Returns
+    -------
+    DataFrame
+        One row per row of `reasons`.
+    """
     return pd.DataFrame({
         f"reason_{k + 1}": [r[k].text if len(r) > k else "" for r in reasons] for k in range(top)
     })
@@ -249,7 +328,20 @@ def school_means(
     frame: pd.DataFrame, features: Sequence[str] | None = None
 ) -> dict[str, dict[Hashable, float]]:
     """Per feature, {school_id: mean over the school's pupils} (unknown values skipped): the
-    `context` of `reasons_for`. Compute it from every pupil on roll at one as-of date."""
+    `context` of `reasons_for`. Compute it from every pupil on roll at one as-of date.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Feature rows with a school_id column.
+    features : sequence of str, optional
+        The features to average; default every feature of the registry in `frame`.
+
+    Returns
+    -------
+    dict of str to dict
+        Per feature, the mean of each school.
+    """
     if features is None:
         features = [f.name for f in FEATURES if f.name in frame.columns]
     names = list(features)
@@ -363,7 +455,26 @@ def summary_plot(explanation: Explanation, X: np.ndarray | pd.DataFrame, path: s
                  max_display: int = 15, seed: int = 0) -> Path:
     """A beeswarm of the `max_display` most important features (mean |SHAP|): one dot per row at
     its contribution, coloured by the feature's value (percentile within the feature; grey =
-    unknown). Written as PNG to `path`."""
+    unknown).
+
+    Parameters
+    ----------
+    explanation : Explanation
+        Contributions of the rows of X.
+    X : ndarray or DataFrame
+        The feature rows (a frame is read with `feature_matrix`).
+    path : str or Path
+        Where the PNG is written.
+    max_display : int, default=15
+        Features shown.
+    seed : int, default=0
+        Seed of the vertical jitter.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
     X = _as_matrix(X)
     order = np.argsort(-np.abs(explanation.values).mean(axis=0), kind="stable")[:max_display]
     rng = np.random.default_rng(seed)
@@ -397,7 +508,24 @@ def summary_plot(explanation: Explanation, X: np.ndarray | pd.DataFrame, path: s
 
 def importance_plot(explanation: Explanation, path: str | Path, level: str = "group",
                     max_display: int = 20) -> Path:
-    """A bar chart of mean |SHAP| per reason group (or per feature, `level="feature"`) as PNG."""
+    """A bar chart of mean |SHAP| per reason group (or per feature, `level="feature"`) as PNG.
+
+    Parameters
+    ----------
+    explanation : Explanation
+        Contributions of many rows.
+    path : str or Path
+        Where the PNG is written.
+    level : {"group", "feature"}, default="group"
+        Bars per reason group or per feature.
+    max_display : int, default=20
+        Bars shown, largest first.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
     imp = global_importance(explanation)
     imp = imp.loc[imp["level"] == level].head(max_display)
     fig = _figure(7, 0.35 * len(imp) + 1.2)
@@ -416,7 +544,26 @@ def importance_plot(explanation: Explanation, path: str | Path, level: str = "gr
 def dependence_plot(explanation: Explanation, X: np.ndarray | pd.DataFrame, feature: str,
                     path: str | Path, color_by: str | None = None) -> Path:
     """Contribution of `feature` against its value, one dot per row, optionally coloured by
-    another feature's value; rows with an unknown value are counted in the title. PNG to `path`."""
+    another feature's value; rows with an unknown value are counted in the title.
+
+    Parameters
+    ----------
+    explanation : Explanation
+        Contributions of the rows of X.
+    X : ndarray or DataFrame
+        The feature rows.
+    feature : str
+        The feature shown.
+    path : str or Path
+        Where the PNG is written.
+    color_by : str, optional
+        A feature whose value colours the dots.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
     X = _as_matrix(X)
     j = FEATURE_NAMES.index(feature)
     x, y = X[:, j], explanation.values[:, j]

@@ -43,9 +43,11 @@ class Register:
 
     @property
     def registered(self) -> np.ndarray:
+        """Per pupil and school day: whether an entry is registered."""
         return self.status > 0
 
     def pupil_index(self) -> dict[str, int]:
+        """Each pupil id's row in the matrix."""
         return {p: i for i, p in enumerate(self.pupil_ids)}
 
     def select_days(self, before: date | np.datetime64 | None = None) -> Register:
@@ -82,7 +84,8 @@ def load_register(engine: Engine, school_years: list[str] | None = None) -> Regi
 
 def register_matrix(strips: pd.DataFrame, days: np.ndarray) -> Register:
     """The pupil x school-day matrix of register strips (pupil_id, school_year, status, absent)
-    on the given day axis (vectorised per school year; no per-row Python)."""
+    on the given day axis (vectorised per school year; no per-row Python).
+    """
     if not len(strips):
         return Register(np.array([], object), days, np.zeros((0, len(days)), np.int8),
                         np.zeros((0, len(days)), np.float32))
@@ -134,22 +137,49 @@ class DayMajor:
 
     Row n of a cumulative array holds the sum over days [0, n): a window [n - w, n) is
     `cum[n] - cum[n - w]`. Only rows <= n are read for as-of index n, so nothing after the
-    as-of date can leak in. `only` builds just some of the SUMS (the others are None), e.g.
-    RATE_SUMS for absence rates over a whole national register at a third of the memory.
+    as-of date can leak in. The as-of index of a date is the number of school days before it
+    (`np.searchsorted(days, as_of)`); `cols` are pupils' rows of the register.
+
+    Parameters
+    ----------
+    register : Register
+        The pupil x school-day matrix to sum.
+    only : sequence of str, optional
+        Build just these of SUMS (the others are None), e.g. RATE_SUMS for absence rates over
+        a whole national register at a third of the memory. Default: all of them.
+
+    Attributes
+    ----------
+    n_days, n_pupils : int
+        The register's school days and pupils.
+    days : ndarray of datetime64[D]
+        The school days, sorted.
+    absent : ndarray of shape (n_days, n_pupils)
+        The absent fraction per school day and pupil.
+    weekday : ndarray of int8
+        Monday=0 ... Friday=4 per school day.
+    cum_registered : ndarray of shape (n_days + 1, n_pupils) or None
+        Registered school days before each row.
+    cum : dict of str to ndarray
+        Per absence category of CATEGORIES, the absent days before each row.
+    cum_partial, cum_after_break : ndarray of shape (n_days + 1, n_pupils) or None
+        Partial days, and absence on the first school day after a break, before each row.
+    run : ndarray of shape (n_days, n_pupils) or None
+        The run of absent days (absent fraction >= 0.5) up to and including each day.
     """
 
-    def __init__(self, reg: Register, only: Sequence[str] | None = None):
+    def __init__(self, register: Register, only: Sequence[str] | None = None):
         wanted = set(SUMS if only is None else only)
         if wanted <= {"registered", *CATEGORIES}:
-            self._pupil_major(reg, wanted)
+            self._pupil_major(register, wanted)
             return
-        status = np.ascontiguousarray(reg.status.T)  # (D, P), one school day per row
-        absent = np.ascontiguousarray(reg.absent.T, dtype=np.float32)
+        status = np.ascontiguousarray(register.status.T)  # (D, P), one school day per row
+        absent = np.ascontiguousarray(register.absent.T, dtype=np.float32)
         self.n_days, self.n_pupils = status.shape
         self.absent = absent
-        self.days = reg.days
-        self.weekday = weekday(reg.days) if len(reg.days) else np.zeros(0, np.int8)
-        after_break = holiday_adjacent(reg.days)[0] if len(reg.days) else np.zeros(0, bool)
+        self.days = register.days
+        self.weekday = weekday(register.days) if len(register.days) else np.zeros(0, np.int8)
+        after_break = holiday_adjacent(register.days)[0] if len(register.days) else np.zeros(0, bool)
         shape = (self.n_days + 1, self.n_pupils)
 
         def zeros(name: str, dtype=np.float32, rows: int = shape[0]):
@@ -179,33 +209,36 @@ class DayMajor:
             if self.run is not None:
                 self.run[d] = np.where(a >= 0.5, (self.run[d - 1] + 1) if d else 1, 0)
 
-    def _pupil_major(self, reg: Register, wanted: set[str]) -> None:
+    def _pupil_major(self, register: Register, wanted: set[str]) -> None:
         """Only registered days and absence sums: accumulated along each pupil's own row of the
         register (contiguous, no transposed copy), seen day-major through a transposed view.
-        The same sequential float32 sums as the day loop, bit for bit."""
-        self.n_pupils, self.n_days = reg.status.shape
-        self.days = reg.days
-        self.absent = reg.absent.T
-        self.weekday = weekday(reg.days) if len(reg.days) else np.zeros(0, np.int8)
-        absent = np.asarray(reg.absent, dtype=np.float32)
+        The same sequential float32 sums as the day loop, bit for bit.
+        """
+        self.n_pupils, self.n_days = register.status.shape
+        self.days = register.days
+        self.absent = register.absent.T
+        self.weekday = weekday(register.days) if len(register.days) else np.zeros(0, np.int8)
+        absent = np.asarray(register.absent, dtype=np.float32)
 
         def cumulative(values: np.ndarray) -> np.ndarray:
             out = np.zeros((self.n_pupils, self.n_days + 1), np.float32)
             np.cumsum(values, axis=1, dtype=np.float32, out=out[:, 1:])
             return out.T
 
-        self.cum_registered = cumulative(reg.status > 0) if "registered" in wanted else None
+        self.cum_registered = cumulative(register.status > 0) if "registered" in wanted else None
         self.cum = {}
         for cat, code in CATEGORIES.items():
             if cat in wanted:
                 self.cum[cat] = cumulative(absent if code is None
-                                           else np.where(reg.status == code, absent, np.float32(0)))
+                                           else np.where(register.status == code, absent, np.float32(0)))
         self.cum_partial = self.cum_after_break = self.run = None
 
-    def weekday_sums(self, n: int, w: int, cols: np.ndarray) -> np.ndarray:
-        """Absent days per weekday (Monday..Friday) over [n - w, n): shape (5, len(cols))."""
-        lo = max(n - w, 0)
-        block, wd = self.absent[lo:n], self.weekday[lo:n]
+    def weekday_sums(self, as_of_index: int, width: int, cols: np.ndarray) -> np.ndarray:
+        """Absent days per weekday (Monday..Friday) over the `width` school days before the as-of
+        index: shape (5, len(cols)).
+        """
+        start = max(as_of_index - width, 0)
+        block, wd = self.absent[start:as_of_index], self.weekday[start:as_of_index]
         sums = np.zeros((5, self.n_pupils), np.float32)
         for k in range(5):
             rows = np.flatnonzero(wd == k)
@@ -213,24 +246,41 @@ class DayMajor:
                 sums[k] = block[rows].sum(axis=0)
         return sums[:, cols]
 
-    def longest_run(self, lo: int, hi: int, cols: np.ndarray) -> np.ndarray:
-        """Longest run of absence reaching into [lo, hi) (school days)."""
-        lo = max(lo, 0)
-        if hi <= lo:
+    def longest_run(self, start: int, stop: int, cols: np.ndarray) -> np.ndarray:
+        """Longest run of absence reaching into school days [start, stop) (school days)."""
+        start = max(start, 0)
+        if stop <= start:
             return np.zeros(len(cols), np.float32)
-        return self.run[lo:hi].max(axis=0)[cols].astype(np.float32)
+        return self.run[start:stop].max(axis=0)[cols].astype(np.float32)
 
-    def window(self, cum: np.ndarray, n: int, w: int, cols: np.ndarray) -> np.ndarray:
-        lo = max(n - w, 0)
-        return cum[n, cols] - cum[lo, cols]
+    def window(self, cum: np.ndarray, as_of_index: int, width: int, cols: np.ndarray) -> np.ndarray:
+        """The sum of `cum` over the `width` school days before the as-of index."""
+        start = max(as_of_index - width, 0)
+        return cum[as_of_index, cols] - cum[start, cols]
 
-    def span(self, cum: np.ndarray, lo: int, hi: int, cols: np.ndarray) -> np.ndarray:
-        lo, hi = max(lo, 0), max(hi, 0)
-        return cum[hi, cols] - cum[min(lo, hi), cols]
+    def span(self, cum: np.ndarray, start: int, stop: int, cols: np.ndarray) -> np.ndarray:
+        """The sum of `cum` over school days [start, stop) (bounds clipped to the register)."""
+        start, stop = max(start, 0), max(stop, 0)
+        return cum[stop, cols] - cum[min(start, stop), cols]
 
-    def rate(self, cat: str, lo: int, hi: int, cols: np.ndarray) -> np.ndarray:
-        """Absent share of registered days in [lo, hi); NaN where none is registered."""
-        days = self.span(self.cum_registered, lo, hi, cols)
+    def rate(self, category: str, start: int, stop: int, cols: np.ndarray) -> np.ndarray:
+        """Absent share of registered days in [start, stop); NaN where none is registered.
+
+        Parameters
+        ----------
+        category : str
+            An absence category of CATEGORIES ("total", "unauthorised", ...).
+        start, stop : int
+            School-day indices; the window is [start, stop), clipped to the register.
+        cols : ndarray of int
+            The pupils' rows.
+
+        Returns
+        -------
+        ndarray of float32, shape (len(cols),)
+            The share per pupil.
+        """
+        days = self.span(self.cum_registered, start, stop, cols)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(days > 0, self.span(self.cum[cat], lo, hi, cols) / days,
+            return np.where(days > 0, self.span(self.cum[category], start, stop, cols) / days,
                             np.float32(np.nan))

@@ -131,7 +131,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - tr
 
 def make_engine(url: str) -> Engine:
     """An engine for the store URL; SQLite gets foreign keys and WAL, and its file is created
-    owner-only (its -wal and -shm files take the same mode)."""
+    owner-only (its -wal and -shm files take the same mode).
+    """
     from model.files import private_file, sqlite_file
 
     if (path := sqlite_file(url)) is not None:
@@ -175,7 +176,8 @@ def read_strips(conn, keys: pd.DataFrame | None = None,
     or only those of `school_years` and/or whose (pupil_id, school_year) is in `keys`.
 
     Only the wanted school years are read; up to FEW_KEYS keys are fetched by primary key, so a
-    merge of a small correction does not read a whole year."""
+    merge of a small correction does not read a whole year.
+    """
     columns = ["pupil_id", "school_year", "status", "absent"]
     query = select(register)
     years = None if school_years is None else set(school_years)

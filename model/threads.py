@@ -15,15 +15,15 @@ from typing import Any
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def limit_threads(n: int = 1, environment: bool = True) -> None:
-    """Cap the OpenMP and BLAS thread pools at `n` threads from now on.
+def limit_threads(threads: int = 1, environment: bool = True) -> None:
+    """Cap the OpenMP and BLAS thread pools at `threads` threads from now on.
 
     OpenMP keeps its thread count per thread, so a cap set at start-up does not reach the
     workers of a thread pool: call this again in the thread that runs the model.
 
     Parameters
     ----------
-    n : int, default=1
+    threads : int, default=1
         Threads each pool may run.
     environment : bool, default=True
         Also set OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and MKL_NUM_THREADS (where not set
@@ -31,27 +31,28 @@ def limit_threads(n: int = 1, environment: bool = True) -> None:
     """
     if environment:
         for var in THREAD_VARIABLES:
-            os.environ.setdefault(var, str(n))
+            os.environ.setdefault(var, str(threads))
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(n)
+    threadpool_limits(threads)
 
 
 @functools.cache
 def _controller() -> Any:
     """One ThreadpoolController: `threadpool_limits()` rescans the loaded libraries (~10 ms) on
-    every call, more than explaining one pupil takes."""
+    every call, more than explaining one pupil takes.
+    """
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController()
 
 
-def limited_threads(n: int) -> AbstractContextManager:
-    """Cap the OpenMP and BLAS thread pools at `n` threads within a ``with`` block.
+def limited_threads(threads: int) -> AbstractContextManager:
+    """Cap the OpenMP and BLAS thread pools at `threads` threads within a ``with`` block.
 
     Parameters
     ----------
-    n : int
+    threads : int
         Threads each pool may run inside the block.
 
     Returns
@@ -59,4 +60,4 @@ def limited_threads(n: int) -> AbstractContextManager:
     contextlib.AbstractContextManager
         The limit; the pools get their former sizes back on leaving the block.
     """
-    return _controller().limit(limits=n)
+    return _controller().limit(limits=threads)

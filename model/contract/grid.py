@@ -17,7 +17,8 @@ class RegisterEntries:
 
     An entry's strip is (pupil_ids[pupil], school_years[year]) and its place in the strip is
     `day`, the days since 1 August; `status` holds STATUS_CODES and `absent` the absent fraction
-    in 1/FRACTION_SCALE of a day (0 for present)."""
+    in 1/FRACTION_SCALE of a day (0 for present).
+    """
 
     pupil_ids: np.ndarray
     school_years: list[str]
@@ -32,7 +33,8 @@ class RegisterEntries:
 
     def strips(self) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
         """Keys (pupil_id, school_year) and the status and absent strips (n x STRIP_DAYS), with 0
-        on days that have no entry in this delivery."""
+        on days that have no entry in this delivery.
+        """
         n_years = max(len(self.school_years), 1)
         # Strips in (pupil, year) order: a dense mark per pair and its rank, instead of sorting
         # every entry; entries are placed a slice at a time to bound the temporaries.
@@ -60,7 +62,8 @@ class RegisterEntries:
 class _RegisterGrid:
     """The valid rows of a streamed register as compact arrays (about 14 bytes a row), and per
     school year a pupil x day-of-year grid of cells already seen, which finds rows that repeat
-    a (pupil, date) across chunks without hashing the whole register."""
+    a (pupil, date) across chunks without hashing the whole register.
+    """
 
     FIELDS = ("pupil", "start", "day", "status", "absent", "line")
 
@@ -88,7 +91,8 @@ class _RegisterGrid:
 
     def add(self, years, pupil, start, day, status, absent, line, school) -> None:
         """Valid rows of one chunk (in line order) whose school years (first calendar year)
-        are among `years`."""
+        are among `years`.
+        """
         for year in years:
             year = int(year)
             rows = start == year

@@ -29,7 +29,8 @@ class _Coded:
 
 def _coded(column: pd.Series | None, n: int = 0) -> _Coded:
     """Factorize a column and canonicalise its distinct values to stripped strings; a missing
-    optional column is all blank."""
+    optional column is all blank.
+    """
     if column is None:
         return _Coded(np.zeros(n, np.int32), np.array([""], object))
     codes, uniques = pd.factorize(column)
@@ -76,7 +77,8 @@ def _as_text(value) -> str:
 
 def _parse_dates(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per distinct value: the date (datetime64[D], NaT if blank or bad) and whether it is bad
-    (not blank and not an ISO 8601 date)."""
+    (not blank and not an ISO 8601 date).
+    """
     s = pd.Series(values, dtype=object)
     blank = (s == "").to_numpy()
     iso = s.str.fullmatch(ISO_DATE).fillna(False).astype(bool)
@@ -87,7 +89,8 @@ def _parse_dates(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _parse_numbers(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per distinct value: the number (NaN if blank or bad; a decimal comma is fine) and
-    whether it is bad (not blank and not a finite number)."""
+    whether it is bad (not blank and not a finite number).
+    """
     s = pd.Series(values, dtype=object)
     blank = (s == "").to_numpy()
     text = s.str.replace(",", ".", regex=False).where(~blank)
@@ -106,7 +109,8 @@ def _parse_school_years(values: np.ndarray) -> np.ndarray:
 
 def _school_years_of(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For valid datetime64[D] values: the school year's first calendar year and the day of the
-    school year (days since 1 August: the index into a register strip)."""
+    school year (days since 1 August: the index into a register strip).
+    """
     year = days.astype("datetime64[Y]").astype(np.int64) + 1970
     month = days.astype("datetime64[M]").astype(np.int64) % 12 + 1
     start = np.where(month >= 8, year, year - 1)

@@ -18,7 +18,8 @@ class PupilIds:
 
     Per distinct value: `bad_cpr` if the raw id had the shape of a CPR number but no valid birth
     date (rejected, as it may be a mistyped CPR number), and the birth date (NaT if none) and
-    gender ('' if none) derived from a CPR number."""
+    gender ('' if none) derived from a CPR number.
+    """
 
     codes: np.ndarray
     values: np.ndarray
@@ -27,6 +28,7 @@ class PupilIds:
     gender: np.ndarray
 
     def blank_rows(self) -> np.ndarray:
+        """Per row: whether the pupil_id is blank."""
         return (self.values == "")[self.codes]
 
     def named(self) -> np.ndarray:
@@ -37,7 +39,8 @@ class PupilIds:
 def _pseudonymise(column: pd.Series, key: bytes, cache: dict | None = None) -> PupilIds | None:
     """Replace CPR numbers by pseudonyms, hashing each distinct value once (once per delivery with
     a `cache` shared by the chunks of a streamed file). None if the column is numeric (Parquet),
-    where a CPR number's leading zero would already be lost."""
+    where a CPR number's leading zero would already be lost.
+    """
     if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
         return None if len(column) else PupilIds(*_empty_ids())
     coded = _coded(column)

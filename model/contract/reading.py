@@ -38,7 +38,8 @@ class Located:
 
 def locate(folder: Path | str) -> Located:
     """Find the contract's files (case-insensitive, .csv or .parquet); UserError if a required
-    one is missing or one is given twice. Other .csv/.parquet files are ignored with a warning."""
+    one is missing or one is given twice. Other .csv/.parquet files are ignored with a warning.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"{folder} is not a folder")
@@ -87,6 +88,7 @@ class SourceFile:
 
     @property
     def display(self) -> str:
+        """The file name shown in messages."""
         return self.path.name
 
     def __len__(self) -> int:
@@ -103,7 +105,8 @@ class RawDelivery:
 
 def read(located: Located, key: bytes, hashes: dict[str, str] | None = None) -> RawDelivery:
     """Parse the located files, pseudonymise pupil ids, drop unknown and free-text columns.
-    UserError for a file that cannot be parsed or lacks a required column."""
+    UserError for a file that cannot be parsed or lacks a required column.
+    """
     problems: list[Problem] = []
     warnings = list(located.warnings)
     files = {}
@@ -236,7 +239,8 @@ def _contract_columns(spec: FileSpec, display: str, frame: pd.DataFrame):
 @dataclass
 class StreamedFile:
     """A large file (the register) whose header is checked and whose rows are read chunk by chunk
-    (`chunks`), each chunk a SourceFile indexed by line numbers; `len` counts the rows read."""
+    (`chunks`), each chunk a SourceFile indexed by line numbers; `len` counts the rows read.
+    """
 
     spec: FileSpec
     path: Path
@@ -251,6 +255,7 @@ class StreamedFile:
 
     @property
     def display(self) -> str:
+        """The file name shown in messages."""
         return self.path.name
 
     def __len__(self) -> int:
@@ -258,7 +263,8 @@ class StreamedFile:
 
     def chunks(self) -> Iterator[SourceFile]:
         """The file's rows as SourceFiles of at most `chunk_rows` rows, pupil ids pseudonymised
-        (each distinct CPR number hashed once); UserError if the file cannot be parsed."""
+        (each distinct CPR number hashed once); UserError if the file cannot be parsed.
+        """
         self.rows = 0
         self.chunk_rows = self.chunk_rows or CHUNK_ROWS
         for frame in self._frames():

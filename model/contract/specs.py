@@ -24,6 +24,7 @@ class FileSpec:
 
     @property
     def csv(self) -> str:
+        """The file name as a CSV file."""
         return f"{self.name}.csv"
 
 
@@ -123,4 +124,5 @@ def normalise_column(name: object) -> str:
 
 
 def is_free_text(column: str) -> bool:
+    """Whether a column name marks free text (dropped at the door, never stored)."""
     return any(word in FREE_TEXT_WORDS for word in re.split(r"[^0-9a-zæøå]+", column))

@@ -44,7 +44,8 @@ from model.store import FRACTION_SCALE, STATUS_CODES
 @dataclass
 class StoreKeys:
     """What the store already holds, so that a delivery may refer to it (foreign keys across
-    imports): pupil and school ids, and enrolments (pupil_id, school_year, school_id, class_id)."""
+    imports): pupil and school ids, and enrolments (pupil_id, school_year, school_id, class_id).
+    """
 
     pupil_ids: pd.Index = field(default_factory=lambda: pd.Index([], dtype=object))
     school_ids: pd.Index = field(default_factory=lambda: pd.Index([], dtype=object))
@@ -57,7 +58,8 @@ class StoreKeys:
 @dataclass
 class Delivery:
     """A validated delivery: typed frames keyed as in the store, the register as arrays, the
-    school days (school_id, date) that the register implies, and what was read."""
+    school days (school_id, date) that the register implies, and what was read.
+    """
 
     files: list[dict]
     warnings: list[str]
@@ -80,7 +82,8 @@ def load(folder: Path | str, key: bytes, known: StoreKeys | None = None,
 def validate(raw: RawDelivery, known: StoreKeys | None = None,
              today: date | None = None) -> Delivery:
     """Check every rule of the contract (vectorised). Foreign keys may point into the delivery
-    or into `known` (the store). UserError with up to 20 problems if any rule is broken."""
+    or into `known` (the store). UserError with up to 20 problems if any rule is broken.
+    """
     return _Validator(raw, known or StoreKeys(), today or date.today()).run()
 
 
@@ -97,7 +100,8 @@ class _Problems:
     def rows(self, src: SourceFile, mask: np.ndarray, column: str | None,
              rule: str | Callable[[int], str]) -> None:
         """One problem for each of the first rows where `mask` holds; `rule` may be a function
-        of the row position (to name the offending value)."""
+        of the row position (to name the offending value).
+        """
         for pos in np.flatnonzero(mask)[:MAX_PROBLEMS]:
             text = rule(int(pos)) if callable(rule) else rule
             self.add(src, int(src.frame.index[pos]), column, text)
@@ -161,7 +165,8 @@ class _Validator:
 
     def _text(self, src: SourceFile, coded: _Coded, column: str, limit: int | None = None) -> None:
         """A stored text: not too long for the store (ids: the identifier rule checks the
-        length), and never a CPR number."""
+        length), and never a CPR number.
+        """
         if limit is not None:
             too_long = np.array([len(v) > limit for v in coded.uniques], bool)
             self.problems.rows(src, too_long[coded.codes], column,
@@ -178,7 +183,8 @@ class _Validator:
     def _identifier(self, src: SourceFile, coded: _Coded, column: str,
                     unicode_letters: bool = False, echo: bool = False) -> np.ndarray:
         """The identifier rule (model.identifiers) on a non-blank id column; the row mask of
-        broken ids. A pupil id is never echoed; another id is, masked by `shown`."""
+        broken ids. A pupil id is never echoed; another id is, masked by `shown`.
+        """
         rules = [id_problem(v, unicode_letters=unicode_letters) if v != "" else None
                  for v in coded.uniques]
         bad = np.array([r is not None for r in rules], bool)
@@ -229,7 +235,8 @@ class _Validator:
     def _duplicates(self, src: SourceFile, key: np.ndarray, value: np.ndarray,
                     eligible: np.ndarray, label: str) -> np.ndarray:
         """Rows with the same key: identical ones collapse (a warning), different ones are an
-        error naming the first. Returns the mask of rows to keep."""
+        error naming the first. Returns the mask of rows to keep.
+        """
         keep = np.ones(len(key), bool)
         candidates = np.flatnonzero(eligible)
         dup = pd.Series(key[candidates]).duplicated(keep=False).to_numpy()
@@ -366,7 +373,8 @@ class _Validator:
 
     def attendance(self, enrolments: pd.DataFrame) -> tuple[RegisterEntries, pd.DataFrame]:
         """The register, checked chunk by chunk with the rules of `_attendance_chunk`; then
-        duplicate (pupil, date) rows across the whole file, and the entries as arrays."""
+        duplicate (pupil, date) rows across the whole file, and the entries as arrays.
+        """
         streamed = self.raw.files["attendance"]
         grid = _RegisterGrid(self.pupil_ids, enrolments)
         try:
