@@ -18,7 +18,8 @@ import pandas as pd
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from model.calendar import danish_school_days  # noqa: E402
-from model.store import STATUS_CODES, Register  # noqa: E402
+from model.register import Register  # noqa: E402
+from model.store import STATUS_CODES  # noqa: E402
 
 EWS = Path(sys.executable).with_name("ews")
 

@@ -130,8 +130,9 @@ def _peak_rss_mb() -> float:
 
 def child(folder: Path, url: str) -> dict:
     """Ingest `folder` into the store at `url`, ingest again, load back; timings as a dict."""
+    from model.register import load_register
     from model.settings import Settings
-    from model.store import load_register, open_store
+    from model.store import open_store
     from serving.ingest import ingest_folder
 
     settings = Settings()

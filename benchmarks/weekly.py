@@ -63,7 +63,7 @@ def generate(pupils: int, schools: int, seed: int = 7):
         plan_demo,
     )
     from model.inputs import Inputs
-    from model.store import Register
+    from model.register import Register
 
     plan = plan_demo(pupils=pupils, schools=schools, years=2, seed=seed, until=UNTIL)
     n, d = len(plan.population.pupil_ids), len(plan.calendar.days)
@@ -82,7 +82,7 @@ def generate(pupils: int, schools: int, seed: int = 7):
 def sample_inputs(inputs, n: int, seed: int = 0):
     """The same municipality restricted to n random pupils (for a quick training set)."""
     from model.inputs import Inputs
-    from model.store import Register
+    from model.register import Register
 
     reg = inputs.register
     rows = np.sort(np.random.default_rng(seed).choice(len(reg.pupil_ids), n, replace=False))

@@ -22,7 +22,8 @@ def kpi(
     counts of 1-4 pupils are blank."""
     from ews.cli import _settings, _store
     from model.calendar import parse_school_year
-    from model.kpi import KpiSpec, compute_report
+    from model.kpi import KpiSpec
+    from model.kpi_report import compute_report
     from serving.kpi import EXPORT_KPI, audit_read, write_kpi
 
     if language not in ("da", "en"):

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 
 import numpy as np
+from dateutil.easter import easter as easter_sunday
 
 SCHOOL_YEAR_PATTERN = re.compile(r"^(\d{4})/(\d{2})$")
 WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -34,16 +35,18 @@ def parse_school_year(text: str) -> int:
     return int(m.group(1))
 
 
-def school_year_start(text: str) -> date:
-    """1 August of the school year's first calendar year."""
-    return date(parse_school_year(text), 8, 1)
+def school_year_start(year: str | int) -> date:
+    """1 August of a school year, given as "2024/25" or by its first calendar year (2024)."""
+    return date(parse_school_year(year) if isinstance(year, str) else int(year), 8, 1)
 
 
 def school_year_label(start_year: int) -> str:
+    """The school year that starts in `start_year`: 2024 -> "2024/25"."""
     return f"{start_year}/{(start_year + 1) % 100:02d}"
 
 
 def previous_school_year(text: str) -> str:
+    """The school year before one written "2024/25": "2023/24"."""
     return school_year_label(parse_school_year(text) - 1)
 
 
@@ -81,23 +84,9 @@ def quarter_of(day: date) -> tuple[int, int]:
 
 
 def quarter_start(day: date) -> date:
+    """The first day of the calendar quarter of `day`."""
     year, q = quarter_of(day)
     return date(year, 3 * (q - 1) + 1, 1)
-
-
-def easter_sunday(year: int) -> date:
-    """Gregorian Easter (anonymous Gregorian algorithm)."""
-    a = year % 19
-    b, c = divmod(year, 100)
-    d, e = divmod(b, 4)
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    l_ = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * l_) // 451
-    month, day = divmod(h + l_ - 7 * m + 114, 31)
-    return date(year, month, day + 1)
 
 
 def _week_days(year: int, week: int) -> set[date]:
@@ -113,7 +102,7 @@ def danish_holidays(start_year: int) -> set[date]:
     christmas = date(start_year, 12, 21)
     off |= {d for d in (christmas + timedelta(days=i) for i in range(14)) if d < date(spring, 1, 3)}
     off |= _week_days(spring, 7)  # winter break
-    easter = easter_sunday(spring)
+    easter = easter_sunday(spring)  # Gregorian (western) Easter
     off |= {easter - timedelta(days=d) for d in range(1, 7)}  # the week before Easter
     off.add(easter + timedelta(days=1))  # Easter Monday
     ascension = easter + timedelta(days=39)
@@ -158,7 +147,8 @@ def to_day_numbers(days: Iterable[date]) -> np.ndarray:
 def holiday_adjacent(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For sorted school days (datetime64[D]): whether each day comes right after a break
     (the previous school day is more than 3 calendar days back, i.e. more than a weekend) and
-    whether it comes right before one. The first and last days of the axis count as adjacent."""
+    whether it comes right before one. The first and last days of the axis count as adjacent.
+    """
     gaps = np.diff(days).astype(int)
     after = np.concatenate([[True], gaps > 3])
     before = np.concatenate([gaps > 3, [True]])

@@ -28,12 +28,14 @@ class Capacity:
 
     @classmethod
     def from_settings(cls, settings) -> Capacity:
+        """The capacity configured in `settings`."""
         return cls(settings.capacity_share, settings.capacity_min,
                    dict(settings.capacity_overrides))
 
     def for_school(self, pupils_on_roll: int, school_id: str | None = None) -> int:
         """The school's list length: its override if it has one, else max(minimum, ceil(share x
-        pupils on roll))."""
+        pupils on roll)).
+        """
         if school_id is not None and school_id in self.overrides:
             return int(self.overrides[school_id])
         # Round before ceil so 5 % of 100 is 5, not 6 (0.05 * 100 = 5.000000000000001).
@@ -48,7 +50,8 @@ def tiebreak(frame: pd.DataFrame) -> np.ndarray:
 
 def list_ranks(frame: pd.DataFrame, score: np.ndarray, by: str | None = "school_id") -> np.ndarray:
     """0-based rank of each row among the not-yet-concerning rows of its (as_of[, by]) group,
-    highest score first; -1 for rows that are already concerning (never listed)."""
+    highest score first; -1 for rows that are already concerning (never listed).
+    """
     keys = ["as_of"] + ([by] if by else [])
     eligible = ~frame["already_concerning"].to_numpy(bool)
     work = pd.DataFrame({
@@ -67,7 +70,8 @@ def list_flags(frame: pd.DataFrame, score: np.ndarray, capacity: Capacity,
                by: str | None = "school_id") -> np.ndarray:
     """Boolean: is the row on the list at capacity? Capacity per (as_of, school) is computed from
     all pupils on roll there, overrides included (by=None: the whole municipality per as-of
-    date, without overrides)."""
+    date, without overrides).
+    """
     keys = ["as_of"] + ([by] if by else [])
     groups = frame[keys]
     on_roll = groups.groupby(keys, sort=False)[keys[0]].transform("size").to_numpy()

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from html import escape
 
-from model.features import EXCLUDED_BY_DESIGN, FEATURES
+from model.feature_registry import EXCLUDED_BY_DESIGN, FEATURES
 from model.rules import ALARM_RULES
 
 CARD_SCHEMA = 1

@@ -39,6 +39,7 @@ from model.calendar import (
     parse_school_year,
     school_year_label,
     school_year_of,
+    school_year_start,
     to_day_numbers,
     weekday,
 )
@@ -128,7 +129,8 @@ class DemoCalendar:
 
     def date_of(self, index: np.ndarray) -> np.ndarray:
         """Dates of axis indices; negative indices count back into the year before the demo,
-        and before that at five school days a week."""
+        and before that at five school days a week.
+        """
         index = np.asarray(index)
         out = np.empty(index.shape, "datetime64[D]")
         inside = index >= 0
@@ -173,7 +175,7 @@ def build_calendar(years: int, until: date, rng: np.random.Generator) -> DemoCal
     year = np.concatenate(year_of)
     counts = np.array([len(p) for p in parts])
     stops = np.cumsum(counts)
-    first = days[0] if len(days) else np.datetime64(date(parse_school_year(labels[0]), 8, 1))
+    first = days[0] if len(days) else np.datetime64(school_year_start(labels[0]), "D")
     origin = first - weekday(np.array([first]))[0].astype(int)
     return DemoCalendar(
         school_years=labels,
@@ -486,6 +488,7 @@ class LatentRisk:
 
     @property
     def peak(self) -> np.ndarray:
+        """Escalation: the axis index where the long spells begin (onset + ramp)."""
         return self.onset + self.ramp
 
 
@@ -612,7 +615,8 @@ def _scale_for_share(rates: np.ndarray, expected: float) -> float:
 
 def _lognormal(*terms) -> np.ndarray:
     """exp(sum of loading x standard-normal factor), scaled to mean 1: `terms` alternate
-    factor, loading, factor, loading, ..."""
+    factor, loading, factor, loading, ...
+    """
     factors, loadings = terms[0::2], terms[1::2]
     total = sum(w * z for z, w in zip(factors, loadings, strict=True))
     return np.exp(total - 0.5 * sum(w * w for w in loadings))
@@ -694,7 +698,8 @@ def _strings(values: np.ndarray, codes: np.ndarray) -> pd.arrays.ArrowStringArra
 
 def iter_register(plan: DemoPlan) -> Iterator[RegisterChunk]:
     """Stage 4 per block of RNG_BLOCK pupils, each block from its own random stream, so the
-    register never depends on how it is batched (memory ~ block x days)."""
+    register never depends on how it is batched (memory ~ block x days).
+    """
     n = len(plan.population.pupil_ids)
     for k, lo in enumerate(range(0, n, RNG_BLOCK)):
         idx = np.arange(lo, min(lo + RNG_BLOCK, n))
@@ -703,7 +708,8 @@ def iter_register(plan: DemoPlan) -> Iterator[RegisterChunk]:
 
 def iter_attendance_chunks(plan: DemoPlan, chunk_size: int = PUPIL_CHUNK) -> Iterator[pd.DataFrame]:
     """attendance.csv in chunks of about `chunk_size` pupils (whole blocks of RNG_BLOCK), for
-    writing at national scale; the chunks concatenated are always the same register."""
+    writing at national scale; the chunks concatenated are always the same register.
+    """
     blocks_per_chunk = max(1, -(-chunk_size // RNG_BLOCK))
     frames = []
     for block in iter_register(plan):
@@ -719,7 +725,8 @@ def _spells(
     starts: np.ndarray, lengths: np.ndarray, stop: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Days covered by spells that start where `starts` is set and last `lengths` school days
-    (cut at the end of the school year), and per day the axis index of the latest start."""
+    (cut at the end of the school year), and per day the axis index of the latest start.
+    """
     t = np.arange(starts.shape[1])
     end = np.where(starts, np.minimum(t + lengths, stop), 0)
     covered = np.maximum.accumulate(end, axis=1) > t
@@ -819,7 +826,8 @@ def daily_register(plan: DemoPlan, idx: np.ndarray, rng: np.random.Generator) ->
 
 def _custody(out: _Marks, rng, cal: DemoCalendar, rows: np.ndarray, phase: np.ndarray, wd) -> None:
     """Shared custody, every other week: mild absence at the handovers (Mondays and Fridays of
-    the weeks with the other parent): some late arrivals, now and then a whole day."""
+    the weeks with the other parent): some late arrivals, now and then a whole day.
+    """
     if len(rows) == 0:
         return
     away = ((cal.week[None, :] + phase[rows][:, None]) % 2 == 1) & ((wd == 0) | (wd == 4))
@@ -833,7 +841,8 @@ def _chronic_appointments(
     out: _Marks, rng, cal: DemoCalendar, rows, risk: LatentRisk, idx, wd
 ) -> None:
     """Chronic illness: an appointment on the same weekday every 2-4 weeks, a partial or whole
-    day of illness; stable over time (it never escalates)."""
+    day of illness; stable over time (it never escalates).
+    """
     if len(rows) == 0:
         return
     who = idx[rows]
@@ -914,7 +923,8 @@ def _escalation(
 def _family_trips(out: _Marks, rng, cal: DemoCalendar, leave: np.ndarray, enrolled) -> None:
     """Family trips: runs of 3-5 authorised days right before or after a break, more often at
     the longer breaks (autumn, Christmas, winter, Easter, summer). Trips are planned on the
-    whole school year; in the current year only the days up to `until` are kept."""
+    whole school year; in the current year only the days up to `until` are kept.
+    """
     for y in range(len(cal.school_years)):
         lo, hi = cal.year_start[y], cal.year_stop[y]
         full = cal.full_years[y]
@@ -1087,7 +1097,8 @@ def build_concerns(plan: DemoPlan, rng: np.random.Generator) -> pd.DataFrame:
 def build_class_wellbeing(plan: DemoPlan, rng: np.random.Generator) -> pd.DataFrame:
     """Stage 6: the national wellbeing survey's four indicators per class (1-5), from the class
     climate plus sampling noise. The survey runs January-March, so a school year's results
-    exist only once `until` is past 1 April; a few values are blank (not reported)."""
+    exist only once `until` is past 1 April; a few values are blank (not reported).
+    """
     cal, classes = plan.calendar, plan.population.classes
     available = np.array(
         [cal.until >= date(parse_school_year(label) + 1, 4, 1) for label in cal.school_years]
@@ -1213,7 +1224,8 @@ def generate_demo(
 ) -> dict[str, pd.DataFrame]:
     """A demo municipality as the contract's six tables (schools, pupils, enrolments,
     attendance, concerns, class_wellbeing). `years` school years end with the one holding
-    `until` (default yesterday); the same arguments always give the same tables."""
+    `until` (default yesterday); the same arguments always give the same tables.
+    """
     return simulate_municipality(pupils, schools, years, seed, until, cpr, trend, base_rate).tables
 
 
@@ -1229,7 +1241,8 @@ def write_demo_municipality(
     base_rate: float = 1.0,
 ) -> str:
     """Write the six CSV files into `out_dir` (created if missing), streaming the register
-    chunk by chunk so any size fits in memory; returns a one-paragraph summary."""
+    chunk by chunk so any size fits in memory; returns a one-paragraph summary.
+    """
     import pyarrow as pa
     import pyarrow.csv as pacsv
 

@@ -9,16 +9,13 @@ temporal slice (`calibrate`), so the ranking is the booster's and the probabilit
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-from model.features import FEATURE_NAMES, MONOTONIC_CST
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
+from model.feature_registry import FEATURE_NAMES, MONOTONIC_CST
 
 
 def _logit(p):
@@ -37,7 +34,48 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     """Risk of concerning absence over the horizon, from the registry's features (in order).
 
     Monotonic constraints come from each feature's direction, so e.g. more recent absence never
-    lowers the risk.
+    lowers the risk. The first five parameters are passed on to
+    :class:`~sklearn.ensemble.HistGradientBoostingClassifier` (without early stopping).
+
+    Parameters
+    ----------
+    max_iter : int, default=300
+        Boosting iterations: the number of trees.
+    learning_rate : float, default=0.05
+        Shrinkage of each tree's contribution.
+    max_leaf_nodes : int, default=15
+        Leaves per tree at most.
+    min_samples_leaf : int, default=100
+        Feature rows per leaf at least.
+    l2_regularization : float, default=1.0
+        L2 penalty on the leaf values.
+    monotonic : bool, default=True
+        Constrain each feature by its registry direction (`Feature.direction`); False learns
+        every feature freely.
+    random_state : int, default=0
+        Seed of the booster, for reproducible fits.
+
+    Attributes
+    ----------
+    booster_ : HistGradientBoostingClassifier
+        The fitted booster; its margin is `decision_function`.
+    classes_ : ndarray of shape (2,)
+        The class labels, 0 and 1.
+    n_features_in_ : int
+        Features seen in `fit`, the length of the registry.
+    feature_names_ : list of str
+        The registry's feature names, in the order of the columns of X.
+    unobserved_ : ndarray of int
+        Columns that were unknown (NaN) in every training row; they are held at 0 in training
+        and prediction alike.
+    calibration_ : tuple of (float, float)
+        Slope and intercept of the Platt map from margin to probability; (1.0, 0.0) until
+        `calibrate` or `calibrate_margins`.
+    season_ : ndarray of shape (13,)
+        Per calendar month (index 1-12), the log-odds offset of the target's season; set by
+        `fit_season`, absent otherwise.
+    season_weight_ : float
+        The season offset's weight in the calibration; set by `calibrate_margins`.
     """
 
     def __init__(self, max_iter: int = 300, learning_rate: float = 0.05, max_leaf_nodes: int = 15,
@@ -52,6 +90,20 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X, y) -> RiskModel:
+        """Fit the booster on feature rows and their labels; the calibration is reset.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features)
+            Feature rows in registry order (`feature_matrix`); NaN where unknown.
+        y : array-like of shape (n_rows,)
+            Known labels, 1 where the absence became concerning over the horizon.
+
+        Returns
+        -------
+        RiskModel
+            The fitted model (self).
+        """
         X = np.asarray(X, dtype=np.float32)
         y = np.asarray(y).astype(int)
         # A feature never observed in training (e.g. no wellbeing survey yet) carries nothing
@@ -75,7 +127,20 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         return self
 
     def calibrate(self, X, y) -> RiskModel:
-        """Fit the Platt map margin -> probability on a later temporal slice."""
+        """Fit the Platt map margin -> probability on a later temporal slice.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features)
+            Feature rows of as-of dates after the training rows'.
+        y : array-like of shape (n_rows,)
+            Their known labels.
+
+        Returns
+        -------
+        RiskModel
+            The calibrated model (self).
+        """
         check_is_fitted(self, "booster_")
         margin = self.decision_function(X).reshape(-1, 1)
         platt = LogisticRegression(C=1e6, max_iter=1000).fit(margin, np.asarray(y).astype(int))
@@ -88,7 +153,20 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         """The season of the target: per calendar month of the as-of date, the log-odds of the
         training labels' rate against the overall rate (0 for months without rows). The label
         window after an autumn as-of date holds the winter's illness, after a spring one the
-        calm months, so the same margin means a different risk by season."""
+        calm months, so the same margin means a different risk by season.
+
+        Parameters
+        ----------
+        as_of : array-like of dates, shape (n_rows,)
+            The as-of date of each training row.
+        y : array-like of shape (n_rows,)
+            Their known labels.
+
+        Returns
+        -------
+        RiskModel
+            The model (self), with `season_` set.
+        """
         month = _months(as_of)
         y = np.asarray(y, dtype=float)
         overall = _logit(np.clip(np.mean(y), 1e-4, 1 - 1e-4))
@@ -103,7 +181,18 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         return self
 
     def season_offset(self, as_of) -> np.ndarray:
-        """The season's log-odds offset of each as-of date (0 for a model without one)."""
+        """The season's log-odds offset of each as-of date.
+
+        Parameters
+        ----------
+        as_of : date or array-like of dates, or None
+            The as-of dates of the rows.
+
+        Returns
+        -------
+        ndarray or None
+            One offset per as-of date; None for a model without a season or without dates.
+        """
         season = getattr(self, "season_", None)
         if season is None or as_of is None:
             return None
@@ -112,7 +201,22 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     def calibrate_margins(self, margin, y, as_of=None) -> RiskModel:
         """Fit the calibration map on margins computed elsewhere: out-of-fold margins of the same
         recipe on later as-of dates than each fold's training (issue 12). With `as_of` and a
-        fitted season, the season's offset is the map's second input."""
+        fitted season, the season's offset is the map's second input.
+
+        Parameters
+        ----------
+        margin : array-like of shape (n_rows,)
+            Out-of-fold margins (log-odds).
+        y : array-like of shape (n_rows,)
+            Their known labels.
+        as_of : array-like of dates, shape (n_rows,), optional
+            The rows' as-of dates, for the season's offset.
+
+        Returns
+        -------
+        RiskModel
+            The calibrated model (self).
+        """
         margin = np.asarray(margin, dtype=float).reshape(-1, 1)
         offset = self.season_offset(as_of)
         X = margin if offset is None else np.column_stack([margin, offset])
@@ -128,25 +232,73 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         return X
 
     def decision_function(self, X) -> np.ndarray:
-        """The booster's margin in log-odds (what the reasons explain)."""
+        """The booster's margin in log-odds (what the reasons explain).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features)
+            Feature rows in registry order.
+
+        Returns
+        -------
+        ndarray of shape (n_rows,)
+            The margin of each row.
+        """
         check_is_fitted(self, "booster_")
         return self.booster_.decision_function(self._prepare(X))
 
     def probability(self, margin: np.ndarray, as_of=None) -> np.ndarray:
         """The calibrated risk for margins already computed (saves a second pass of the trees);
-        `as_of` (dates of the rows) adds the season's offset where the model has one."""
+        `as_of` (dates of the rows) adds the season's offset where the model has one.
+
+        Parameters
+        ----------
+        margin : array-like of shape (n_rows,)
+            Margins from `decision_function`.
+        as_of : array-like of dates, shape (n_rows,), optional
+            The rows' as-of dates.
+
+        Returns
+        -------
+        ndarray of shape (n_rows,)
+            The calibrated probability of concerning absence over the horizon.
+        """
         a, b = self.calibration_
         z = a * np.asarray(margin, dtype=float) + b
         offset = self.season_offset(as_of)
         if offset is not None and getattr(self, "season_weight_", 0.0):
             z = z + self.season_weight_ * offset
-        return _sigmoid(z)
+        return expit(z)
 
     def predict_proba(self, X) -> np.ndarray:
+        """Calibrated class probabilities (without the season's offset).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features)
+            Feature rows in registry order.
+
+        Returns
+        -------
+        ndarray of shape (n_rows, 2)
+            The probabilities of class 0 and class 1.
+        """
         p = self.probability(self.decision_function(X))
         return np.column_stack([1 - p, p])
 
     def predict(self, X) -> np.ndarray:
+        """Class 1 where the calibrated risk is at least 50 %.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features)
+            Feature rows in registry order.
+
+        Returns
+        -------
+        ndarray of shape (n_rows,)
+            0 or 1 per row.
+        """
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
 
@@ -155,7 +307,18 @@ BAND_DA = {"high": "høj", "raised": "forhøjet", "watch": "opmærksomhed", "low
 
 
 def risk_band(risk: np.ndarray) -> np.ndarray:
-    """The risk band of calibrated probabilities: high >= 50 %, raised >= 25 %, watch >= 10 %."""
+    """The risk band of calibrated probabilities: high >= 50 %, raised >= 25 %, watch >= 10 %.
+
+    Parameters
+    ----------
+    risk : array-like
+        Calibrated probabilities.
+
+    Returns
+    -------
+    ndarray of object
+        "high", "raised", "watch" or "low", of the shape of `risk`.
+    """
     risk = np.asarray(risk)
     out = np.full(risk.shape, "low", dtype=object)
     for cut, name in reversed(RISK_BANDS[:-1]):

@@ -6,14 +6,10 @@ Vocabulary (after dssg/triage)
 - feature row: keyed by (pupil_id, as_of). A school week is five school days of the register's
   day axis, so "the last 4 school weeks" are the 20 school days before t.
 
-The registry `FEATURES` is the one place a feature is described: name, reason group, unit,
-the direction in which it raises risk (which becomes the model's monotonic constraint), and a
-plain Danish and English description. The builder, the estimator, the reasons and the docs all
-read it. Every feature that an added absence day can change rises with it and carries
-direction +1, so more recent absence can never lower a pupil's risk.
-
-Computation is vectorised over a day-major matrix (school day x pupil) with cumulative sums, so
-a window sum is two row reads; there are no per-pupil Python loops.
+What each feature means is in the registry (model.feature_registry, re-exported here);
+`FeatureBuilder` computes them. Computation is vectorised over a day-major matrix (school day x
+pupil, model.register.DayMajor) with cumulative sums, so a window sum is two row reads; there
+are no per-pupil Python loops.
 """
 
 from __future__ import annotations
@@ -21,276 +17,44 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from model.calendar import (
-    holiday_adjacent,
     parse_school_year,
     quarter_start,
     school_year_label,
     school_year_of,
-    weekday,
+    school_year_start,
 )
-from model.store import STATUS_CODES, Register
+from model.feature_registry import (
+    EXCLUDED_BY_DESIGN,
+    FEATURE_BY_NAME,
+    FEATURE_NAMES,
+    FEATURES,
+    KEY_COLUMNS,
+    META_COLUMNS,
+    MONOTONIC_CST,
+    WEEK,
+    WINDOWS,
+    Feature,
+    feature_matrix,
+)
+from model.register import CATEGORIES, RATE_SUMS, DayMajor, Register
+from model.rules import rule_scores
 
-WEEK = 5  # school days in a school week
-WINDOWS = {"2w": 2 * WEEK, "4w": 4 * WEEK, "8w": 8 * WEEK, "12w": 12 * WEEK}
-CATEGORIES = {
-    "total": None,
-    "unauthorised": STATUS_CODES["unauthorised"],
-    "illness": STATUS_CODES["illness"],
-    "authorised": STATUS_CODES["authorised"],
-}
-CATEGORY_DA = {"total": "Samlet fravær", "unauthorised": "Ulovligt fravær",
-               "illness": "Sygefravær", "authorised": "Ekstraordinær frihed"}
-CATEGORY_EN = {"total": "Total absence", "unauthorised": "Unauthorised absence",
-               "illness": "Illness absence", "authorised": "Authorised leave"}
-WINDOW_DA = {"2w": "de sidste 2 skoleuger", "4w": "de sidste 4 skoleuger",
-             "8w": "de sidste 8 skoleuger", "12w": "de sidste 12 skoleuger"}
-WINDOW_EN = {"2w": "over the last 2 school weeks", "4w": "over the last 4 school weeks",
-             "8w": "over the last 8 school weeks", "12w": "over the last 12 school weeks"}
+__all__ = [  # the registry's names stay importable from here
+    "CATEGORIES", "EXCLUDED_BY_DESIGN", "FEATURES", "FEATURE_BY_NAME", "FEATURE_NAMES", "KEY_COLUMNS",
+    "META_COLUMNS", "MONOTONIC_CST", "RATE_SUMS", "DayMajor", "Feature", "FeatureBuilder",
+    "feature_matrix", "weekly_as_of_dates",
+]
+
 CONCERN_WELLBEING = ("wellbeing", "social", "bullying")
 WELLBEING_INDICATORS = ("social", "academic", "calm_order", "support")
 WELLBEING_PUBLISHED = (4, 1)  # (month, day): a school year's survey is known from 1 April
 LEFT_AFTER_DAYS = 10  # no entry on the last 10 school days: the pupil has left
-
-
-@dataclass(frozen=True)
-class Feature:
-    """One model input. `direction` +1: larger raises risk (monotonic constraint); -1: lowers;
-    0: learned freely. `group` is the idea a reason talks about (contributions sum per group)."""
-
-    name: str
-    group: str
-    unit: str  # share | days | count | weeks | grade | flag | score | difference
-    direction: int
-    da: str
-    en: str
-
-
-def _absence_features() -> list[Feature]:
-    out = []
-    for cat in CATEGORIES:
-        for win in WINDOWS:
-            out.append(Feature(
-                f"{cat}_rate_{win}", f"{cat}_recent", "share", +1,
-                f"{CATEGORY_DA[cat]} {WINDOW_DA[win]} (andel af skoledage)",
-                f"{CATEGORY_EN[cat]} {WINDOW_EN[win]} (share of school days)",
-            ))
-    return out
-
-
-FEATURES: tuple[Feature, ...] = (
-    *_absence_features(),
-    Feature("total_rate_year", "total_year", "share", +1,
-            "Samlet fravær i skoleåret indtil nu", "Total absence this school year so far"),
-    Feature("unauthorised_rate_year", "unauthorised_recent", "share", +1,
-            "Ulovligt fravær i skoleåret indtil nu", "Unauthorised absence this school year so far"),
-    Feature("illness_rate_year", "illness_recent", "share", +1,
-            "Sygefravær i skoleåret indtil nu", "Illness absence this school year so far"),
-    Feature("total_rate_40w", "long_term", "share", +1,
-            "Samlet fravær de sidste 40 skoleuger (et skoleår)",
-            "Total absence over the last 40 school weeks (a school year)"),
-    Feature("unauthorised_rate_40w", "long_term", "share", +1,
-            "Ulovligt fravær de sidste 40 skoleuger", "Unauthorised absence over the last 40 school weeks"),
-    Feature("illness_rate_40w", "long_term", "share", +1,
-            "Sygefravær de sidste 40 skoleuger", "Illness absence over the last 40 school weeks"),
-    Feature("total_rate_last_year", "last_year", "share", +1,
-            "Samlet fravær sidste skoleår", "Total absence last school year"),
-    Feature("unauthorised_rate_last_year", "last_year", "share", +1,
-            "Ulovligt fravær sidste skoleår", "Unauthorised absence last school year"),
-    Feature("trend_4w", "trend", "difference", +1,
-            "Fravær de sidste 4 skoleuger minus fraværet i de 8 uger før",
-            "Absence over the last 4 school weeks minus the 8 weeks before"),
-    Feature("slope_8w", "trend", "difference", +1,
-            "Hældning af det ugentlige fravær over 8 skoleuger (ændring pr. uge)",
-            "Slope of weekly absence over 8 school weeks (change per week)"),
-    Feature("change_vs_last_year", "trend", "difference", +1,
-            "Fravær de sidste 12 skoleuger minus samme periode sidste år",
-            "Absence over the last 12 school weeks minus the same weeks last year"),
-    Feature("monday_friday_days_12w", "monday_friday", "days", +1,
-            "Fraværsdage på mandage og fredage de sidste 12 skoleuger",
-            "Days absent on Mondays and Fridays over the last 12 school weeks"),
-    Feature("after_break_days_year", "after_break", "days", +1,
-            "Fravær på første skoledag efter ferier og fridage i skoleåret",
-            "Absence on the first school day after holidays and breaks this school year"),
-    Feature("same_weekday_days_12w", "same_weekday", "days", +1,
-            "Flest fraværsdage på én og samme ugedag de sidste 12 skoleuger",
-            "Most days absent on one and the same weekday over the last 12 school weeks"),
-    Feature("weeks_with_absence_12w", "spread", "weeks", +1,
-            "Antal af de sidste 12 skoleuger med fravær", "Of the last 12 school weeks, weeks with absence"),
-    Feature("longest_spell_12w", "spells", "days", +1,
-            "Længste sammenhængende fravær de sidste 12 skoleuger (skoledage)",
-            "Longest run of absence over the last 12 school weeks (school days)"),
-    Feature("current_spell", "spells", "days", +1,
-            "Igangværende sammenhængende fravær (skoledage)", "Current run of absence (school days)"),
-    Feature("partial_days_12w", "partial_days", "days", +1,
-            "Dage med delvist fravær (sent mødt, gået tidligt) de sidste 12 skoleuger",
-            "Partial days (late arrival, left early) over the last 12 school weeks"),
-    Feature("unauthorised_rate_quarter", "statutory", "share", +1,
-            "Ulovligt fravær i kvartalet indtil nu (lovkrav: 10 % og 15 %)",
-            "Unauthorised absence this quarter so far (statutory marks 10 % and 15 %)"),
-    Feature("unauthorised_rate_last_quarter", "statutory", "share", +1,
-            "Ulovligt fravær i forrige kvartal", "Unauthorised absence last quarter"),
-    Feature("concerns_90d", "concerns", "count", +1,
-            "Registrerede bekymringer de sidste 90 dage", "Recorded concerns over the last 90 days"),
-    Feature("concerns_year", "concerns", "count", +1,
-            "Registrerede bekymringer i skoleåret", "Recorded concerns this school year"),
-    Feature("concern_wellbeing_180d", "concerns", "count", +1,
-            "Bekymringer om trivsel, sociale forhold eller mobning de sidste 180 dage",
-            "Concerns about wellbeing, social life or bullying over the last 180 days"),
-    Feature("concern_max_severity_90d", "concerns", "score", +1,
-            "Alvorligste bekymring de sidste 90 dage (1-3)",
-            "Most serious concern over the last 90 days (1-3)"),
-    Feature("days_since_concern", "concerns", "days", -1,
-            "Dage siden seneste bekymring", "Days since the latest concern"),
-    Feature("class_wellbeing_social", "class_wellbeing", "score", -1,
-            "Klassens sociale trivsel (trivselsmåling, 1-5)", "The class's social wellbeing (survey, 1-5)"),
-    Feature("class_wellbeing_academic", "class_wellbeing", "score", -1,
-            "Klassens faglige trivsel (1-5)", "The class's academic wellbeing (1-5)"),
-    Feature("class_wellbeing_calm_order", "class_wellbeing", "score", -1,
-            "Ro og orden i klassen (1-5)", "Calm and order in the class (1-5)"),
-    Feature("class_wellbeing_support", "class_wellbeing", "score", -1,
-            "Støtte og inspiration i klassen (1-5)", "Support and inspiration in the class (1-5)"),
-    Feature("class_wellbeing_change", "class_wellbeing", "difference", 0,
-            "Ændring i klassens trivsel siden forrige måling",
-            "Change in the class's wellbeing since the survey before"),
-    Feature("grade", "grade", "grade", 0, "Klassetrin (0-10)", "Grade (0-10)"),
-    Feature("special_needs", "special_needs", "flag", 0,
-            "Modtager specialpædagogisk bistand", "Receives special educational support"),
-    Feature("new_school", "school_change", "flag", 0,
-            "Ny skole i år", "New school this year"),
-    Feature("class_rate_12w", "context", "share", 0,
-            "Klassekammeraternes fravær de sidste 12 skoleuger",
-            "Classmates' absence over the last 12 school weeks"),
-    Feature("school_rate_12w", "context", "share", 0,
-            "Skolens øvrige elevers fravær de sidste 12 skoleuger",
-            "Other pupils' absence at the school over the last 12 school weeks"),
-)
-
-FEATURE_NAMES: list[str] = [f.name for f in FEATURES]
-FEATURE_BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
-MONOTONIC_CST: list[int] = [f.direction for f in FEATURES]
-# Not features, never inputs to the model: kept beside the features for evaluation and fairness.
-KEY_COLUMNS = ["pupil_id", "as_of"]
-# grade and special_needs are features and are read as group columns too.
-META_COLUMNS = ["school_id", "class_id", "gender"]
-# Excluded by design (domain.md, data minimisation): never add these as features.
-EXCLUDED_BY_DESIGN = ("ethnicity", "parental education", "income", "social-services data",
-                      "individual wellbeing answers", "free-text notes", "gender")
-
-
-SUMS = ("registered", *CATEGORIES, "partial", "after_break", "run")
-RATE_SUMS = ("registered", "total", "unauthorised")  # enough for trailing and quarter rates
-
-
-class DayMajor:
-    """Cumulative sums over the register in day-major layout ((days + 1) x pupils).
-
-    Row n of a cumulative array holds the sum over days [0, n): a window [n - w, n) is
-    `cum[n] - cum[n - w]`. Only rows <= n are read for as-of index n, so nothing after the
-    as-of date can leak in. `only` builds just some of the SUMS (the others are None), e.g.
-    RATE_SUMS for absence rates over a whole national register at a third of the memory.
-    """
-
-    def __init__(self, reg: Register, only: Sequence[str] | None = None):
-        wanted = set(SUMS if only is None else only)
-        if wanted <= {"registered", *CATEGORIES}:
-            self._pupil_major(reg, wanted)
-            return
-        status = np.ascontiguousarray(reg.status.T)  # (D, P), one school day per row
-        absent = np.ascontiguousarray(reg.absent.T, dtype=np.float32)
-        self.n_days, self.n_pupils = status.shape
-        self.absent = absent
-        self.days = reg.days
-        self.weekday = weekday(reg.days) if len(reg.days) else np.zeros(0, np.int8)
-        after_break = holiday_adjacent(reg.days)[0] if len(reg.days) else np.zeros(0, bool)
-        shape = (self.n_days + 1, self.n_pupils)
-
-        def zeros(name: str, dtype=np.float32, rows: int = shape[0]):
-            return np.zeros((rows, self.n_pupils), dtype) if name in wanted else None
-
-        self.cum_registered = zeros("registered")
-        self.cum = {cat: zeros(cat) for cat in CATEGORIES if cat in wanted}
-        self.cum_partial = zeros("partial")
-        self.cum_after_break = zeros("after_break")
-        self.run = zeros("run", np.int16, self.n_days)
-        codes = {cat: code for cat, code in CATEGORIES.items() if code is not None and cat in wanted}
-        total = self.cum.get("total")
-        # One pass over the days, row by row: contiguous vector adds, no (D x P) temporaries
-        # (measured: 2-4x faster than np.cumsum over the day axis on a (D x P) array).
-        for d in range(self.n_days):
-            a, st = absent[d], status[d]
-            if self.cum_registered is not None:
-                self.cum_registered[d + 1] = self.cum_registered[d] + (st > 0)
-            if total is not None:
-                total[d + 1] = total[d] + a
-            for cat, code in codes.items():
-                self.cum[cat][d + 1] = self.cum[cat][d] + np.where(st == code, a, 0)
-            if self.cum_partial is not None:
-                self.cum_partial[d + 1] = self.cum_partial[d] + ((a > 0) & (a < 1))
-            if self.cum_after_break is not None:
-                self.cum_after_break[d + 1] = self.cum_after_break[d] + (a if after_break[d] else 0)
-            if self.run is not None:
-                self.run[d] = np.where(a >= 0.5, (self.run[d - 1] + 1) if d else 1, 0)
-
-    def _pupil_major(self, reg: Register, wanted: set[str]) -> None:
-        """Only registered days and absence sums: accumulated along each pupil's own row of the
-        register (contiguous, no transposed copy), seen day-major through a transposed view.
-        The same sequential float32 sums as the day loop, bit for bit."""
-        self.n_pupils, self.n_days = reg.status.shape
-        self.days = reg.days
-        self.absent = reg.absent.T
-        self.weekday = weekday(reg.days) if len(reg.days) else np.zeros(0, np.int8)
-        absent = np.asarray(reg.absent, dtype=np.float32)
-
-        def cumulative(values: np.ndarray) -> np.ndarray:
-            out = np.zeros((self.n_pupils, self.n_days + 1), np.float32)
-            np.cumsum(values, axis=1, dtype=np.float32, out=out[:, 1:])
-            return out.T
-
-        self.cum_registered = cumulative(reg.status > 0) if "registered" in wanted else None
-        self.cum = {}
-        for cat, code in CATEGORIES.items():
-            if cat in wanted:
-                self.cum[cat] = cumulative(absent if code is None
-                                           else np.where(reg.status == code, absent, np.float32(0)))
-        self.cum_partial = self.cum_after_break = self.run = None
-
-    def weekday_sums(self, n: int, w: int, cols: np.ndarray) -> np.ndarray:
-        """Absent days per weekday (Monday..Friday) over [n - w, n): shape (5, len(cols))."""
-        lo = max(n - w, 0)
-        block, wd = self.absent[lo:n], self.weekday[lo:n]
-        sums = np.zeros((5, self.n_pupils), np.float32)
-        for k in range(5):
-            rows = np.flatnonzero(wd == k)
-            if len(rows):
-                sums[k] = block[rows].sum(axis=0)
-        return sums[:, cols]
-
-    def longest_run(self, lo: int, hi: int, cols: np.ndarray) -> np.ndarray:
-        """Longest run of absence reaching into [lo, hi) (school days)."""
-        lo = max(lo, 0)
-        if hi <= lo:
-            return np.zeros(len(cols), np.float32)
-        return self.run[lo:hi].max(axis=0)[cols].astype(np.float32)
-
-    def window(self, cum: np.ndarray, n: int, w: int, cols: np.ndarray) -> np.ndarray:
-        lo = max(n - w, 0)
-        return cum[n, cols] - cum[lo, cols]
-
-    def span(self, cum: np.ndarray, lo: int, hi: int, cols: np.ndarray) -> np.ndarray:
-        lo, hi = max(lo, 0), max(hi, 0)
-        return cum[hi, cols] - cum[min(lo, hi), cols]
-
-    def rate(self, cat: str, lo: int, hi: int, cols: np.ndarray) -> np.ndarray:
-        """Absent share of registered days in [lo, hi); NaN where none is registered."""
-        days = self.span(self.cum_registered, lo, hi, cols)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(days > 0, self.span(self.cum[cat], lo, hi, cols) / days,
-                            np.float32(np.nan))
 
 
 class FeatureBuilder:
@@ -299,6 +63,36 @@ class FeatureBuilder:
     A pupil is on roll at t when enrolled in t's school year and not gone: once ten school days of
     the year have passed, a pupil with no register entry on the last ten school days before t has
     left and is not scored.
+
+    Parameters
+    ----------
+    register : Register
+        The pupil x school-day matrix; enrolled pupils missing from it get rows of "not
+        registered".
+    enrolments : DataFrame
+        pupil_id, school_year, school_id, grade, class_id, special_needs: one row per pupil and
+        school year.
+    concerns : DataFrame, optional
+        pupil_id, date, source, category, severity: the coded concerns.
+    class_wellbeing : DataFrame, optional
+        class_id, school_year and the indicators social, academic, calm_order, support.
+    pupils : DataFrame, optional
+        pupil_id, gender: kept beside the features for fairness, never an input.
+    chunk_pupils : int, default=25_000
+        Pupils per chunk of the day-major sums, so memory stays bounded.
+
+    Attributes
+    ----------
+    register : Register
+        The register, with the rows added for enrolled pupils it lacked.
+    row_of : Index
+        Each pupil id's row of the register.
+    enrolments, concerns, wellbeing : DataFrame
+        The inputs as given (enrolments with `special_needs` as bool and the pupil's `_row`).
+    gender : Series
+        Gender by pupil id (empty without `pupils`).
+    chunk_pupils : int
+        Pupils per chunk.
     """
 
     def __init__(
@@ -346,7 +140,8 @@ class FeatureBuilder:
 
     def _chunks(self, only: Sequence[str] | None = None):
         """(first row, last row + 1, DayMajor) over pupil chunks, so memory stays bounded; `only`
-        some of the sums (see DayMajor)."""
+        some of the sums (see DayMajor).
+        """
         size = len(self.row_of)
         if size <= self.chunk_pupils and (only is None or self._day_major is not None):
             yield 0, size, self.day_major
@@ -358,8 +153,14 @@ class FeatureBuilder:
                                             reg.absent[lo:hi]), only)
 
     def rate_sums(self) -> DayMajor:
-        """Day-major sums enough for absence rates over the whole register (trailing rates,
-        labels, the statutory quarter): the full sums when they are built, else only RATE_SUMS."""
+        """Day-major sums enough for absence rates over the whole register.
+
+        Returns
+        -------
+        DayMajor
+            The full sums when they are built, else only RATE_SUMS (trailing rates, labels, the
+            statutory quarter).
+        """
         if self._day_major is not None:
             return self._day_major
         if self._rate_sums is None:
@@ -369,8 +170,21 @@ class FeatureBuilder:
     # -- public ---------------------------------------------------------------------------
 
     def build(self, as_of_dates: Iterable[date], with_rules: bool = False) -> pd.DataFrame:
-        """Feature rows for every pupil on roll at each as-of date, with KEY and META columns;
-        with `with_rules`, also the alarm-list rules' scores (`rule_<name>`, model.rules)."""
+        """Feature rows for every pupil on roll at each as-of date.
+
+        Parameters
+        ----------
+        as_of_dates : iterable of date-like
+            The as-of dates; each row uses only what was registered before its date.
+        with_rules : bool, default=False
+            Also give the alarm-list rules' scores (`rule_<name>` columns, model.rules).
+
+        Returns
+        -------
+        DataFrame
+            One row per pupil on roll and as-of date: KEY_COLUMNS and META_COLUMNS, the
+            features in registry order (float32, NaN where unknown), then the rule scores.
+        """
         dates = [pd.Timestamp(t).date() for t in as_of_dates]
         # Features go straight into one preallocated float32 block (an upper bound on the rows:
         # everyone enrolled), so the result is never copied: peak memory ~ result + one chunk.
@@ -397,15 +211,28 @@ class FeatureBuilder:
         pupils), so a national year of feature rows is never in memory at once: the sink (a
         Parquet file per chunk, a scorer) takes one chunk at a time. The context features need
         every pupil of a class or school: a first pass over the chunks computes them from two
-        sums only (registered and total absence)."""
+        sums only (registered and total absence).
+
+        Parameters
+        ----------
+        as_of_dates : iterable of date-like
+            The as-of dates.
+        with_rules : bool, default=False
+            Also give the alarm-list rules' scores.
+
+        Yields
+        ------
+        DataFrame
+            The rows of one pupil chunk, with the columns of `build`.
+        """
         dates = [pd.Timestamp(t).date() for t in as_of_dates]
         context: dict[str, list[np.ndarray]] = {key: [] for key in _CONTEXT}
         for lo, hi, dm in self._chunks(only=("registered", "total")):
             for i, t in enumerate(dates):
-                n, _, _, roll, keep, cols = self._on_roll(dm, lo, hi, t)
-                _add_context(context, i, dm.window(dm.cum["total"], n, 60, cols),
-                             dm.window(dm.cum_registered, n, 60, cols), roll.class_code[keep],
-                             roll.school_code[keep])
+                on = self._on_roll(dm, lo, hi, t)
+                _add_context(context, i, dm.window(dm.cum["total"], on.as_of_index, 60, on.cols),
+                             dm.window(dm.cum_registered, on.as_of_index, 60, on.cols),
+                             on.roll.class_code[on.keep], on.roll.school_code[on.keep])
         rates = _context_rates(context) if context["date"] else (np.zeros(0, np.float32),) * 2
         done = 0
         for lo, hi, dm in self._chunks():
@@ -441,9 +268,13 @@ class FeatureBuilder:
 
     # -- one as-of date -------------------------------------------------------------------
 
-    def _build_one(self, dm: DayMajor, lo: int, hi: int, t: date, with_rules: bool) -> _Part:
-        """Features at t for the pupils on roll whose register rows are in [lo, hi)."""
-        n, year, year_start, roll, keep, cols = self._on_roll(dm, lo, hi, t)
+    def _build_one(self, day_major: DayMajor, first_row: int, end_row: int, as_of: date,
+                   with_rules: bool) -> _Part:
+        """Features at `as_of` for the pupils on roll whose register rows are in
+        [first_row, end_row) (`day_major` holds the sums of those rows).
+        """
+        dm, lo, t = day_major, first_row, as_of
+        n, year, year_start, roll, keep, cols = self._on_roll(dm, lo, end_row, t)
         f: dict[str, np.ndarray] = {}
         for cat in CATEGORIES:
             for win, w in WINDOWS.items():
@@ -451,7 +282,7 @@ class FeatureBuilder:
         for cat in ("total", "unauthorised", "illness"):
             f[f"{cat}_rate_year"] = dm.rate(cat, year_start, n, cols)
         last_year_start = int(np.searchsorted(
-            dm.days, np.datetime64(f"{parse_school_year(year) - 1}-08-01", "D")))
+            dm.days, np.datetime64(school_year_start(parse_school_year(year) - 1), "D")))
         for cat in ("total", "unauthorised", "illness"):
             f[f"{cat}_rate_40w"] = dm.rate(cat, n - 200, n, cols)
         f["total_rate_last_year"] = dm.rate("total", last_year_start, year_start, cols)
@@ -492,28 +323,27 @@ class FeatureBuilder:
         }
         columns.update({name: np.asarray(f[name], dtype=np.float32) for name in FEATURE_NAMES})
         if with_rules:
-            from model.rules import rule_scores
-
             columns.update(rule_scores(dm, n, cols))
         return _Part(columns, dm.window(dm.cum["total"], n, 60, cols).astype(np.float64),
                      dm.window(dm.cum_registered, n, 60, cols).astype(np.float64),
                      roll.class_code[keep], roll.school_code[keep])
 
-    def _on_roll(self, dm: DayMajor, lo: int, hi: int, t: date):
-        """At t, for register rows [lo, hi): the as-of index n, the school year and the index of
-        its first day, its roll, which of the roll are on roll here (`keep`) and their columns."""
-        n = int(np.searchsorted(dm.days, np.datetime64(t, "D"), side="left"))
-        year = school_year_of(t)
-        year_start = int(np.searchsorted(dm.days, np.datetime64(f"{parse_school_year(year)}-08-01", "D")))
+    def _on_roll(self, day_major: DayMajor, first_row: int, end_row: int, as_of: date) -> _OnRoll:
+        """Who is on roll at `as_of` among register rows [first_row, end_row) (see _OnRoll)."""
+        dm, lo = day_major, first_row
+        n = int(np.searchsorted(dm.days, np.datetime64(as_of, "D"), side="left"))
+        year = school_year_of(as_of)
+        year_start = int(np.searchsorted(dm.days, np.datetime64(school_year_start(year), "D")))
         roll = self._roll(year)
-        keep = (roll.cols >= lo) & (roll.cols < hi)
+        keep = (roll.cols >= lo) & (roll.cols < end_row)
         if n - year_start >= LEFT_AFTER_DAYS:
             keep[keep] = dm.window(dm.cum_registered, n, LEFT_AFTER_DAYS, roll.cols[keep] - lo) > 0
-        return n, year, year_start, roll, keep, roll.cols[keep] - lo
+        return _OnRoll(n, year, year_start, roll, keep, roll.cols[keep] - lo)
 
     @staticmethod
-    def _slope(dm: DayMajor, n: int, cols: np.ndarray) -> np.ndarray:
+    def _slope(day_major: DayMajor, as_of_index: int, cols: np.ndarray) -> np.ndarray:
         """Least-squares slope of the weekly absence rate over the last 8 school weeks."""
+        dm, n = day_major, as_of_index
         x = np.arange(8) - 3.5
         weights = x / np.sum(x * x)
         slope = np.zeros(len(cols), np.float32)
@@ -524,17 +354,19 @@ class FeatureBuilder:
         return slope
 
     @staticmethod
-    def _weeks_with_absence(dm: DayMajor, n: int, cols: np.ndarray) -> np.ndarray:
+    def _weeks_with_absence(day_major: DayMajor, as_of_index: int, cols: np.ndarray) -> np.ndarray:
+        """Of the last 12 school weeks, the weeks with any absence."""
+        dm, n = day_major, as_of_index
         count = np.zeros(len(cols), np.float32)
         for k in range(12):
             hi = n - k * WEEK
             count += dm.span(dm.cum["total"], hi - WEEK, hi, cols) > 0
         return count
 
-    def _concern_features(self, t: date, year: str, cols: np.ndarray) -> dict[str, np.ndarray]:
-        """Counts, severity and recency of concerns dated before t (bincount over pupils)."""
-        day = np.datetime64(t, "D").astype(np.int64)
-        year_start = np.datetime64(f"{parse_school_year(year)}-08-01", "D").astype(np.int64)
+    def _concern_features(self, as_of: date, year: str, cols: np.ndarray) -> dict[str, np.ndarray]:
+        """Counts, severity and recency of concerns dated before `as_of` (bincount over pupils)."""
+        day = np.datetime64(as_of, "D").astype(np.int64)
+        year_start = np.datetime64(school_year_start(year), "D").astype(np.int64)
         before = self._c_day < day
         size = len(self.row_of)
 
@@ -577,7 +409,8 @@ def _context_rates(context: dict[str, list[np.ndarray]]) -> tuple[np.ndarray, np
 def _place(part: _Part, date_index: int, block: np.ndarray, pos: int,
            other: dict[str, list[np.ndarray]], context: dict[str, list[np.ndarray]] | None) -> int:
     """Copy a part's features into `block` from column `pos` and keep its other columns (and
-    its context); returns the next free column."""
+    its context); returns the next free column.
+    """
     k = len(part.absent_12w)
     for j, name in enumerate(FEATURE_NAMES):
         block[j, pos:pos + k] = part.columns.pop(name)
@@ -591,7 +424,8 @@ def _place(part: _Part, date_index: int, block: np.ndarray, pos: int,
 
 def _frame(block: np.ndarray, other: dict[str, list[np.ndarray]], rows: int) -> pd.DataFrame:
     """Feature rows: KEY and META columns first, the features (a feature-major block, not
-    copied), then the other columns (rules)."""
+    copied), then the other columns (rules).
+    """
     frame = pd.DataFrame(block.T, columns=FEATURE_NAMES, copy=False)
     names = KEY_COLUMNS + META_COLUMNS + [n for n in other if n not in KEY_COLUMNS + META_COLUMNS]
     for at, name in enumerate(names):
@@ -610,7 +444,8 @@ def _frame(block: np.ndarray, other: dict[str, list[np.ndarray]], rows: int) -> 
 def _leave_one_out(group_of_date: np.ndarray, code: np.ndarray, absent: np.ndarray,
                    days: np.ndarray) -> np.ndarray:
     """Absence share of the others in the row's (as-of date, group); NaN without a group or
-    without others. A pupil's own absence never moves their context."""
+    without others. A pupil's own absence never moves their context.
+    """
     valid = code >= 0
     width = int(code.max()) + 2 if len(code) else 1
     key = group_of_date.astype(np.int64) * width + np.where(valid, code, width - 1)
@@ -621,6 +456,17 @@ def _leave_one_out(group_of_date: np.ndarray, code: np.ndarray, absent: np.ndarr
     with np.errstate(invalid="ignore", divide="ignore"):
         loo = np.where(valid & (others_days > 0), (a_sum[inverse] - absent) / others_days, np.nan)
     return loo.astype(np.float32)
+
+
+class _OnRoll(NamedTuple):
+    """Who is on roll at an as-of date, among a chunk's register rows."""
+
+    as_of_index: int  # school days before the as-of date on the register's day axis
+    school_year: str  # the as-of date's school year, "2024/25"
+    year_start: int  # the day-axis index of the school year's first day
+    roll: _YearRoll  # everyone enrolled in the school year
+    keep: np.ndarray  # which of the roll are in the chunk and on roll (not gone)
+    cols: np.ndarray  # their columns of the chunk's day-major sums
 
 
 @dataclass
@@ -696,13 +542,9 @@ class _YearRoll:
 
 def weekly_as_of_dates(days: np.ndarray, start: date, end: date) -> list[date]:
     """Every Monday in [start, end] (the weekly as-of dates of the lists), given the register's
-    school days; a Monday that is not a school day still counts."""
+    school days; a Monday that is not a school day still counts.
+    """
     first = pd.Timestamp(start)
     first = first + pd.Timedelta(days=(7 - first.weekday()) % 7)
     mondays = pd.date_range(first, pd.Timestamp(end), freq="7D")
     return [m.date() for m in mondays]
-
-
-def feature_matrix(frame: pd.DataFrame, names: Sequence[str] = FEATURE_NAMES) -> np.ndarray:
-    """The model's input matrix (float32) in registry order."""
-    return frame[list(names)].to_numpy(np.float32, na_value=np.nan)

@@ -44,7 +44,8 @@ def normalised_text(text: str) -> str:
 
 def cpr_digits(value: str) -> str | None:
     """The ten ASCII digits of a CPR number in any notation, or None if `value` is not ten digits
-    once normalised and stripped of separators (space . _ -)."""
+    once normalised and stripped of separators (space . _ -).
+    """
     text = normalised_text(value).strip()
     if len(text) > 20:
         return None
@@ -55,7 +56,8 @@ def cpr_digits(value: str) -> str | None:
 
 def mask_cpr(text: object, replacement: str = "<CPR number>") -> str:
     """`text` with anything that is a CPR number in some notation replaced (on the normalised
-    text, so full-width digits, separators and NUL bytes between the groups do not hide one)."""
+    text, so full-width digits, separators and NUL bytes between the groups do not hide one).
+    """
     return CPR_IN_TEXT.sub(replacement, normalised_text(str(text)))
 
 
@@ -81,4 +83,5 @@ def id_problem(value: str, *, unicode_letters: bool = False) -> str | None:
 
 
 def valid_id(value: str, *, unicode_letters: bool = False) -> bool:
+    """Whether `value` keeps the identifier rule (see `id_problem`)."""
     return id_problem(value, unicode_letters=unicode_letters) is None

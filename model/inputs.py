@@ -8,7 +8,8 @@ from datetime import date
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from model.store import Register, class_wellbeing, concerns, enrolments, load_register, pupils
+from model.register import Register, load_register
+from model.store import class_wellbeing, concerns, enrolments, pupils
 
 
 @dataclass
@@ -23,7 +24,8 @@ class Inputs:
 
     def feature_builder(self, before: date | None = None):
         """A FeatureBuilder over these inputs; `before` an as-of date: only the school days before
-        it (all that features, trailing rates and the quarter rule at that date read)."""
+        it (all that features, trailing rates and the quarter rule at that date read).
+        """
         from model.features import FeatureBuilder
 
         return FeatureBuilder(self.register.select_days(before), self.enrolments, self.concerns,

@@ -28,10 +28,11 @@ Vocabulary
   at all. Zero is shown: it names nobody. (Complementary suppression - hiding a second cell so
   a hidden one cannot be derived from ALL minus the other schools - is not done.)
 
-The computation reads the register strips (model.store: one 366-day strip per pupil and school
-year) one school year at a time, straight from the database driver, and reduces them to sums per
-pupil and quarter a cache-sized chunk at a time, then per school: no per-pupil Python, no
-pupil x school-day matrix of the whole country (docs/scaling.md: 550,000 pupils in 29 s).
+The report (model.kpi_report.compute_report) reads the register strips (model.store: one
+366-day strip per pupil and school year) one school year at a time, straight from the database
+driver, and reduces them here to sums per pupil and quarter a cache-sized chunk at a time, then
+per school: no per-pupil Python, no pupil x school-day matrix of the whole country
+(docs/scaling.md: 550,000 pupils in 29 s).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from model.calendar import parse_school_year
+from model.calendar import parse_school_year, school_year_start
 from model.rules import statutory_levels
 from model.store import FRACTION_SCALE, STATUS_CODES, STRIP_DAYS
 
@@ -88,6 +89,7 @@ class KpiSpec:
 
     @classmethod
     def from_settings(cls, settings) -> KpiSpec:
+        """The KPI definitions configured in `settings`."""
         return cls(concerning=settings.kpi_concerning,
                    problematic=settings.particularly_problematic,
                    warning=settings.statutory_warning,
@@ -103,7 +105,7 @@ class KpiSpec:
 
 def quarter_slices(school_year: str) -> list[tuple[str, slice]]:
     """The calendar quarters of a school year as (label, slice of the register strip's days)."""
-    start = date(parse_school_year(school_year), 8, 1)
+    start = school_year_start(school_year)
     out, d = [], 0
     while d < STRIP_DAYS:
         day = start + timedelta(days=d)
@@ -135,7 +137,8 @@ CHUNK = 32_768  # strips reduced at a time: the passes over a chunk stay in the 
 def decode_strips(status: bytes, absent: bytes) -> tuple[np.ndarray, np.ndarray]:
     """The (strips x 366) status codes and absent fractions (in 1/FRACTION_SCALE of a day) of
     concatenated register strips, as stored: `school_sums` counts the fractions on absence
-    statuses only, as register_matrix does."""
+    statuses only, as register_matrix does.
+    """
     return (np.frombuffer(status, np.uint8).reshape(-1, STRIP_DAYS),
             np.frombuffer(absent, np.uint8).reshape(-1, STRIP_DAYS))
 
@@ -144,7 +147,8 @@ def _statutory_reached(unauth: np.ndarray, registered: np.ndarray, sl: slice,
                        spec: KpiSpec) -> np.ndarray:
     """Level code per pupil (0 none, 1 warning, 2 notification) reached on any school day of
     the quarter `sl` by model.rules.statutory_levels on the quarter-to-date sums; `unauth`
-    holds the unauthorised absent fractions (1/FRACTION_SCALE of a day)."""
+    holds the unauthorised absent fractions (1/FRACTION_SCALE of a day).
+    """
     level = np.zeros(len(unauth), np.int8)
     # From the min_days-th registered day on, a line is reached only with at least
     # line x min_days unauthorised days in the quarter: the others need no running sums.
@@ -162,7 +166,8 @@ def _statutory_reached(unauth: np.ndarray, registered: np.ndarray, sl: slice,
 def _quarter_sums(status: np.ndarray, absent: np.ndarray, starts: list[int],
                   slices: list[slice], spec: KpiSpec) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Per strip and quarter: registered days and absent fractions per category (int, in
-    1/FRACTION_SCALE), and the statutory level reached, a chunk of strips at a time."""
+    1/FRACTION_SCALE), and the statutory level reached, a chunk of strips at a time.
+    """
     n, q = len(status), len(starts)
     keys = ("registered_days", "absent_days", "unauthorised_days", "authorised_days")
     sums = {k: np.zeros((n, q), np.int32) for k in keys}
@@ -191,7 +196,8 @@ def school_sums(pupil_ids: np.ndarray, school_year: str, status: np.ndarray, abs
     and day sums behind the KPIs (SUMS) and the period's last registered day. `status` and
     `absent`: the year's register strips as `decode_strips` gives them, one row per pupil of
     `pupil_ids`; `school_of_pupil`: each pupil's school that year (a pupil without an
-    enrolment that year is left out)."""
+    enrolment that year is left out).
+    """
     columns = ["school_id", "school_year", "period", "last_day", *SUMS]
     school_of = np.empty(len(pupil_ids), dtype=object)
     school_of[:] = [school_of_pupil.get(p) for p in pupil_ids]
@@ -209,7 +215,7 @@ def school_sums(pupil_ids: np.ndarray, school_year: str, status: np.ndarray, abs
     any_day = np.zeros(STRIP_DAYS, bool)
     for lo in range(0, len(status), CHUNK):
         any_day |= (status[lo:lo + CHUNK] > 0).any(axis=0)
-    first = np.datetime64(f"{parse_school_year(school_year)}-08-01")
+    first = np.datetime64(school_year_start(school_year), "D")
     out = []
     periods = [(school_year, slice(0, len(quarters)), slice(0, STRIP_DAYS))] + [
         (label, slice(k, k + 1), sl) for k, (label, sl) in enumerate(quarters)]
@@ -243,7 +249,8 @@ def school_sums(pupil_ids: np.ndarray, school_year: str, status: np.ndarray, abs
 
 def sums_of_pupils(per_pupil: pd.DataFrame, spec: KpiSpec) -> pd.DataFrame:
     """school_sums from one row per pupil and period (school_id, school_year, period, last_day,
-    registered_days, absent_days, <category>_days, unauthorised_10, unauthorised_15)."""
+    registered_days, absent_days, <category>_days, unauthorised_10, unauthorised_15).
+    """
     p = per_pupil.assign(pupils=1)
     rate = p["absent_days"] / p["registered_days"]
     p["over_10"] = rate >= spec.concerning
@@ -259,7 +266,8 @@ def sums_of_pupils(per_pupil: pd.DataFrame, spec: KpiSpec) -> pd.DataFrame:
 
 def aggregate(sums: pd.DataFrame, spec: KpiSpec) -> pd.DataFrame:
     """One row per (school_id or ALL, school_year, period) with the figures and the pupil counts
-    behind them (over_10, over_15), before suppression, from `school_sums`."""
+    behind them (over_10, over_15), before suppression, from `school_sums`.
+    """
     keys = ["school_year", "period"]
     everyone = sums.groupby(keys, sort=False)[list(SUMS)].sum()
     everyone["last_day"] = sums.groupby(keys, sort=False)["last_day"].max()
@@ -280,7 +288,8 @@ def aggregate(sums: pd.DataFrame, spec: KpiSpec) -> pd.DataFrame:
 def suppress(rows: pd.DataFrame, columns: dict[str, str], spec: KpiSpec,
              rates: Sequence[str] = ()) -> pd.DataFrame:
     """Blank every column whose pupil numerator (`columns`: column -> numerator column) is 1 to
-    suppress_below - 1, and the `rates` too where the row has that few pupils; mark the row."""
+    suppress_below - 1, and the `rates` too where the row has that few pupils; mark the row.
+    """
     out = rows.copy()
     hidden: list[list[str]] = [[] for _ in range(len(out))]
     few = (out["pupils"] > 0) & (out["pupils"] < spec.suppress_below) if rates else None
@@ -322,7 +331,8 @@ def against_plan(rows: pd.DataFrame, spec: KpiSpec, baseline: str | None) -> pd.
     """Each compared figure's baseline value and relative change; for the targeted ones the
     target value (baseline x (1 + target reduction)) and whether the row is on track (at or
     below it). Blank where either side is suppressed or the baseline has no such row; the
-    baseline year's own rows are the reference and are not judged."""
+    baseline year's own rows are the reference and are not judged.
+    """
     out = rows.copy()
     out["baseline"] = baseline
     if baseline is None:
@@ -366,7 +376,8 @@ def kpi_table(sums: pd.DataFrame, spec: KpiSpec,
               school_year: str | None = None) -> pd.DataFrame:
     """The rows of `ews kpi` from `school_sums`: figures per (school_id or ALL, period),
     suppressed, with the baseline, the change from it and the targets; only `school_year`'s
-    rows if given."""
+    rows if given.
+    """
     if not len(sums):
         return pd.DataFrame(columns=kpi_columns())
     baseline = baseline_year(sums["school_year"].unique(), spec)
@@ -383,6 +394,7 @@ def kpi_table(sums: pd.DataFrame, spec: KpiSpec,
 
 
 def kpi_columns() -> list[str]:
+    """The columns of `ews kpi` in order."""
     cols = ["school_id", "school_year", "period", "kind", "last_day", *FIGURES, "suppressed",
             "suppressed_columns", "baseline"]
     for m in COMPARED:
@@ -424,7 +436,8 @@ def list_outcomes(flags: pd.DataFrame, reviews: pd.DataFrame, spec: KpiSpec,
     """Per (school_id or ALL, quarter of the list's as-of date): flags handed out, pupils
     flagged, flags reviewed and their share, and the pupils per decision (the latest review of
     each flag); suppressed as the KPIs. `flags`: flag id, pupil_id, school_id, as_of, section;
-    `reviews`: flag_id, decision, created_at."""
+    `reviews`: flag_id, decision, created_at.
+    """
     cols = ["school_id", "school_year", "period", "flags", "pupils_flagged", "reviewed",
             "share_reviewed", *DECISION_COLUMNS, "suppressed", "suppressed_columns"]
     if not len(flags):
@@ -459,7 +472,8 @@ def list_outcomes(flags: pd.DataFrame, reviews: pd.DataFrame, spec: KpiSpec,
 def _window_rates(status: np.ndarray, absent: np.ndarray, days: np.ndarray,
                   refs: np.ndarray, width: int = WINDOW_DAYS) -> tuple[np.ndarray, np.ndarray]:
     """Each row's absence over its own last `width` registered days before its reference date
-    and its first `width` from it on; NaN where fewer than half of them are registered yet."""
+    and its first `width` from it on; NaN where fewer than half of them are registered yet.
+    """
     before = np.full(len(refs), np.nan)
     after = np.full(len(refs), np.nan)
     cut = np.searchsorted(days, refs.astype("datetime64[D]"), side="left")
@@ -480,7 +494,8 @@ def follow_up(flags: pd.DataFrame, reviews: pd.DataFrame, register, spec: KpiSpe
     `investigate` (from the decision date) against pupils listed in the early-warning section
     in the same school year with no such decision (from their first listing), per risk band of
     the flag. `register`: the pupil x school-day matrix of (at least) these pupils. A
-    descriptive comparison, not an effect estimate (FOLLOW_UP_NOTE)."""
+    descriptive comparison, not an effect estimate (FOLLOW_UP_NOTE).
+    """
     cols = ["school_year", "band", "group", "pupils", "absence_before", "absence_after",
             "change", "measured_after", "suppressed"]
     if not len(flags) or not len(reviews):
@@ -529,107 +544,3 @@ def follow_up(flags: pd.DataFrame, reviews: pd.DataFrame, register, spec: KpiSpe
         out[c] = out[c].astype(object).where(~small, None)
     out["suppressed"] = small.to_numpy()
     return out[cols]
-
-
-# -- from the store --------------------------------------------------------------------------------
-
-
-@dataclass
-class KpiReport:
-    """Everything the municipality's view shows, for one school year or all of them."""
-
-    school_year: str | None
-    baseline: str | None
-    spec: KpiSpec
-    rows: pd.DataFrame  # kpi_table
-    lists: pd.DataFrame  # list_outcomes
-    follow_up: pd.DataFrame  # follow_up
-    school_years: list[str]  # every school year in the register
-
-
-def _tuples_frame(rows, names: list[str]) -> pd.DataFrame:
-    """A frame from result rows as plain columns (a frame built from Row objects probes every
-    row's attributes: seconds at national scale)."""
-    if not rows:
-        return pd.DataFrame({n: [] for n in names})
-    columns = {}
-    for name, values in zip(names, zip(*rows, strict=True), strict=True):
-        # object columns as they come (no conversion of a million ids to another string type)
-        column = np.empty(len(values), dtype=object)
-        column[:] = values
-        columns[name] = column
-    return pd.DataFrame(columns, copy=False)
-
-
-def stored_school_years(engine) -> list[str]:
-    from sqlalchemy import select
-
-    from model.store import register
-
-    with engine.connect() as conn:
-        return sorted(y for (y,) in conn.execute(select(register.c.school_year).distinct()))
-
-
-def compute_report(engine, spec: KpiSpec, school_year: str | None = None) -> KpiReport:
-    """The KPIs, list outcomes and follow-up from the store. The register strips are read one
-    school year at a time (only `school_year` and the baseline year when one is given) and
-    reduced to sums per school at once; the listed pupils' strips are kept for the follow-up."""
-    from sqlalchemy import select
-
-    from model.records import flag_lists, reviews
-    from model.records import flags as flag_table
-    from model.store import enrolments, register, register_matrix, school_days
-
-    years = stored_school_years(engine)
-    if school_year is not None:
-        parse_school_year(school_year)
-    baseline = baseline_year(years, spec)
-    spec = KpiSpec(**{**spec.__dict__, "baseline": baseline})
-    sums, kept = [], []
-    with engine.connect() as conn:
-        flag_rows = _tuples_frame(conn.execute(select(
-            flag_table.c.id, flag_table.c.pupil_id, flag_table.c.section, flag_table.c.risk,
-            flag_table.c.band, flag_lists.c.school_id, flag_lists.c.as_of).join_from(
-                flag_table, flag_lists, flag_table.c.list_id == flag_lists.c.id)).all(),
-            ["id", "pupil_id", "section", "risk", "band", "school_id", "as_of"])
-        review_rows = _tuples_frame(conn.execute(select(
-            reviews.c.flag_id, reviews.c.pupil_id, reviews.c.decision, reviews.c.decided_on,
-            reviews.c.created_at).where(reviews.c.flag_id.is_not(None))).all(),
-            ["flag_id", "pupil_id", "decision", "decided_on", "created_at"])
-        follow = bool(len(review_rows)) and bool((review_rows["decision"] == "investigate").any())
-        listed = set(flag_rows["pupil_id"]) if follow else set()
-        for year in school_years_needed(years, spec, school_year):
-            # the driver's rows as they come: no Row objects, no frame of a million strips
-            cursor = conn.execute(select(register.c.pupil_id, register.c.status,
-                                         register.c.absent).where(
-                register.c.school_year == year)).cursor
-            rows = cursor.fetchall()
-            cursor.close()
-            pupil_ids = np.empty(len(rows), dtype=object)
-            pupil_ids[:] = [r[0] for r in rows]
-            status, absent = decode_strips(b"".join([r[1] for r in rows]),
-                                           b"".join([r[2] for r in rows]))
-            if follow:
-                kept += [(r[0], year, bytes(r[1]), bytes(r[2])) for r in rows if r[0] in listed]
-            del rows
-            cursor = conn.execute(select(enrolments.c.pupil_id, enrolments.c.school_id)
-                                  .where(enrolments.c.school_year == year)).cursor
-            school_of = dict(cursor.fetchall())
-            cursor.close()
-            sums.append(school_sums(pupil_ids, year, status, absent, school_of, spec))
-            del status, absent, pupil_ids
-        days = None
-        if follow:
-            days = np.array(sorted(d for (d,) in conn.execute(
-                select(school_days.c.date).distinct())), dtype="datetime64[D]")
-    sums = (pd.concat(sums, ignore_index=True) if sums
-            else pd.DataFrame(columns=["school_id", "school_year", "period", "last_day", *SUMS]))
-    rows = kpi_table(sums, spec, school_year)
-    lists = list_outcomes(flag_rows, review_rows, spec, school_year)
-    if follow:
-        register_of_listed = register_matrix(
-            _tuples_frame(kept, ["pupil_id", "school_year", "status", "absent"]), days)
-        follow_rows = follow_up(flag_rows, review_rows, register_of_listed, spec, school_year)
-    else:
-        follow_rows = follow_up(flag_rows.iloc[:0], review_rows, None, spec)
-    return KpiReport(school_year, baseline, spec, rows, lists, follow_rows, years)

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from model.capacity import list_ranks
-from model.features import FEATURE_NAMES, FEATURES
+from model.feature_registry import FEATURE_NAMES, FEATURES
 from model.rules import ALARM_RULES
 
 REFERENCE_FORMAT = 1
@@ -47,7 +47,8 @@ COHORT_FEATURES = frozenset(f.name for f in FEATURES if f.group in ("context", "
 def bin_edges(values: np.ndarray, bins: int = BINS) -> list[float]:
     """Inner quantile edges of the non-missing values (deduplicated, never rounded: a rounded
     edge would move rows that sit on it, e.g. 1/120); a value v falls in bin i where
-    edges[i-1] < v <= edges[i]; the last bin is open."""
+    edges[i-1] < v <= edges[i]; the last bin is open.
+    """
     v = np.asarray(values, float)
     v = v[~np.isnan(v)]
     if not len(v):
@@ -78,7 +79,8 @@ def reference_distributions(frame: pd.DataFrame, score: np.ndarray,
     Proportions are kept for the whole window and per calendar month of its as-of dates
     (year-so-far features and illness are seasonal: November is compared with November), for
     the municipality and per school; a month or school with fewer than `min_rows` rows is left
-    out."""
+    out.
+    """
     data = {c: frame[c].to_numpy(float) for c in columns}
     data[SCORE] = np.asarray(score, float)
     edges = {c: bin_edges(v, bins) for c, v in data.items()}
@@ -143,7 +145,7 @@ def psi(expected: Iterable[float], actual: Iterable[float], floor: float = PSI_F
 
 
 def level(value: float, warn: float, limit: float) -> str:
-    """ok below `warn`, warning from `warn`, alarm above `limit`."""
+    """Ok below `warn`, warning from `warn`, alarm above `limit`."""
     if value != value:  # NaN: not judged
         return OK
     return ALARM if value > limit else WARNING if value >= warn else OK
@@ -153,7 +155,8 @@ def judged(reference: Mapping[str, Any], name: str) -> str | None:
     """None if a drift in `name` is judged, else why not: cohort features have one value per
     class or school a week (a handful of points, never a distribution), and a feature without
     values in the training window was never used by the model, so its change cannot move the
-    score."""
+    score.
+    """
     if name in COHORT_FEATURES:
         return "one value per class or school"
     if reference["columns"].get(name, {}).get("missing", 0.0) >= 0.99:
@@ -169,7 +172,8 @@ def population_stability(reference: Mapping[str, Any], frame: pd.DataFrame, scor
     reference and at least `min_rows` rows. Compared with the reference of the same calendar
     `month` where it has one (basis `month`), else with the whole window (`window`). Columns:
     scope, name, psi, level (ok/warning/alarm; `ok` for a column not judged), judged (None or
-    why not), basis, rows."""
+    why not), basis, rows.
+    """
     check_reference(reference)
     data = {c: (np.asarray(score, float) if c == SCORE else frame[c].to_numpy(float))
             for c in reference["edges"] if c == SCORE or c in frame}
@@ -215,7 +219,8 @@ def realised_precision(labelled: pd.DataFrame, lists: pd.DataFrame,
     (1/0/NaN) at the lists' as-of dates; `lists`: list_id, week, school_id, as_of (date),
     capacity; `listed`: list_id, pupil_id of the early warnings the team was given. Rules rank
     the school's not-yet-concerning pupils on roll at that date and are cut at the list's
-    capacity. Columns: week, school_id, as_of, ranker, listed, known, positives."""
+    capacity. Columns: week, school_id, as_of, ranker, listed, known, positives.
+    """
     rows = []
     if not len(lists):
         return pd.DataFrame(rows, columns=["week", "school_id", "as_of", "ranker", "listed",
@@ -249,7 +254,8 @@ def _counts(item, ranker: str, n_listed: int, labels: np.ndarray) -> tuple:
 
 def pooled_precision(per_list: pd.DataFrame) -> pd.DataFrame:
     """Per ranker over all lists: listed, known, positives and precision (positives / known);
-    the model first, then the rules by precision."""
+    the model first, then the rules by precision.
+    """
     if not len(per_list):
         return pd.DataFrame(columns=["ranker", "lists", "listed", "known", "positives", "precision"])
     pooled = per_list.groupby("ranker", sort=False).agg(
@@ -267,7 +273,8 @@ def precision_verdict(pooled: pd.DataFrame, margin: float = 0.0,
                       min_known: int = 30) -> tuple[str, str]:
     """(level, sentence): alarm when the model's realised precision is more than `margin` below
     the best rule's at the same list length, judged only with `min_known` known outcomes on the
-    model's lists; ok otherwise."""
+    model's lists; ok otherwise.
+    """
     if not len(pooled) or MODEL_RANKER not in set(pooled["ranker"]):
         return OK, "no stored lists with known outcomes yet"
     model = pooled.loc[pooled["ranker"] == MODEL_RANKER].iloc[0]

@@ -19,13 +19,14 @@ import pandas as pd
 
 from model.calendar import school_year_of
 from model.inputs import Inputs
-from model.store import Register
+from model.register import Register
 
 
 def partition_inputs(inputs: Inputs, school_year: str, parts: Sequence[Iterable[str]]) -> list[Inputs]:
     """One Inputs per group of schools: the pupils enrolled in one of the group's schools in
     `school_year`, with all their register rows, enrolments (every year) and concerns; the
-    class wellbeing table whole (one row a class, small). A school in no group is left out."""
+    class wellbeing table whole (one row a class, small). A school in no group is left out.
+    """
     enrol = inputs.enrolments
     this_year = enrol.loc[enrol["school_year"] == school_year]
     row_of = pd.Index(inputs.register.pupil_ids)
@@ -49,7 +50,8 @@ def _of(frame: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
 def build_partitioned(inputs: Inputs, as_of_dates: Sequence[date], parts: Sequence[Iterable[str]],
                       map_fn: Callable = map) -> pd.DataFrame:
     """The feature rows of `as_of_dates` (one school year) built part by part with `map_fn`
-    (the builtin map, or e.g. `ProcessPoolExecutor.map`), concatenated in part order."""
+    (the builtin map, or e.g. `ProcessPoolExecutor.map`), concatenated in part order.
+    """
     years = {school_year_of(pd.Timestamp(t).date()) for t in as_of_dates}
     if len(years) != 1:
         raise ValueError("as-of dates of one school year at a time: parts are that year's schools")

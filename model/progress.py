@@ -23,7 +23,8 @@ class Steps:
     steps done so far, showing the name of the one running; silent when not enabled.
 
     `enabled=None` means: only on a terminal. `more(n)` adds steps found on the way (e.g. one
-    per school once the schools are known)."""
+    per school once the schools are known).
+    """
 
     def __init__(self, label: str, total: int, enabled: bool | None = None, width: int = 28):
         self.label = label

@@ -48,6 +48,7 @@ def parse_cpr(value: str) -> tuple[date, str] | None:
 
 
 def is_cpr(value: str) -> bool:
+    """Whether `value` is a CPR number with a valid birth date."""
     return parse_cpr(value) is not None
 
 

@@ -178,6 +178,7 @@ class Settings(BaseSettings):
 
     @property
     def artifact_root(self) -> Path:
+        """Where MLflow keeps the artifacts of runs and models."""
         return self.home_dir / "mlartifacts"
 
     def secret_key(self) -> bytes:

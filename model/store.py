@@ -1,17 +1,16 @@
-"""The store: SQLAlchemy 2 tables, schema migrations (Alembic) and the fast register read path.
+"""The store: SQLAlchemy 2 tables, schema migrations (Alembic) and the register strips.
 
 The daily register is kept as one *register strip* per (pupil, school year): two 366-byte
 columns indexed by the day of the school year (days since 1 August). `status` holds one code per
 day (0 = no entry, see STATUS_CODES) and `absent` the absent fraction in 1/200ths of a day.
 A municipality's three years (6,000 pupils, 3.6M entries) is 18,000 rows, read back into the
-pupil x school-day matrix in well under a second, on SQLite and PostgreSQL alike. The long form
-(one row per pupil per day) is what the contract exchanges; `register_rows` gives it back.
+pupil x school-day matrix in well under a second, on SQLite and PostgreSQL alike (the fast read
+path is model.register). The long form (one row per pupil per day) is what the contract
+exchanges; `model.register.register_rows` gives it back.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +35,6 @@ from sqlalchemy import (
     event,
     select,
 )
-
-from model.calendar import parse_school_year
 
 STRIP_DAYS = 366
 FRACTION_SCALE = 200
@@ -134,7 +131,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - tr
 
 def make_engine(url: str) -> Engine:
     """An engine for the store URL; SQLite gets foreign keys and WAL, and its file is created
-    owner-only (its -wal and -shm files take the same mode)."""
+    owner-only (its -wal and -shm files take the same mode).
+    """
     from model.files import private_file, sqlite_file
 
     if (path := sqlite_file(url)) is not None:
@@ -178,7 +176,8 @@ def read_strips(conn, keys: pd.DataFrame | None = None,
     or only those of `school_years` and/or whose (pupil_id, school_year) is in `keys`.
 
     Only the wanted school years are read; up to FEW_KEYS keys are fetched by primary key, so a
-    merge of a small correction does not read a whole year."""
+    merge of a small correction does not read a whole year.
+    """
     columns = ["pupil_id", "school_year", "status", "absent"]
     query = select(register)
     years = None if school_years is None else set(school_years)
@@ -200,102 +199,3 @@ def read_strips(conn, keys: pd.DataFrame | None = None,
         wanted = pd.MultiIndex.from_frame(keys[["pupil_id", "school_year"]])
         frame = frame[pd.MultiIndex.from_frame(frame[["pupil_id", "school_year"]]).isin(wanted)]
     return frame.reset_index(drop=True)
-
-
-@dataclass
-class Register:
-    """The pupil x school-day matrix.
-
-    `days` is the sorted union of all schools' school days (datetime64[D]); `status[p, d]` is
-    the status code of pupil p on day d (0 = not registered: not enrolled or no entry); `absent`
-    is the absent fraction (0-1) on registered days and 0 elsewhere.
-    """
-
-    pupil_ids: np.ndarray
-    days: np.ndarray
-    status: np.ndarray
-    absent: np.ndarray
-
-    @property
-    def registered(self) -> np.ndarray:
-        return self.status > 0
-
-    def pupil_index(self) -> dict[str, int]:
-        return {p: i for i, p in enumerate(self.pupil_ids)}
-
-    def select_days(self, before: date | np.datetime64 | None = None) -> Register:
-        """Only the school days strictly before `before` (what is known at that as-of date)."""
-        if before is None:
-            return self
-        n = int(np.searchsorted(self.days, np.datetime64(before, "D"), side="left"))
-        return Register(self.pupil_ids, self.days[:n], self.status[:, :n], self.absent[:, :n])
-
-
-def load_register(engine: Engine, school_years: list[str] | None = None) -> Register:
-    """Read the register into the pupil x school-day matrix (vectorised; no per-row Python)."""
-    with engine.connect() as conn:
-        day_q = select(school_days.c.date).distinct()
-        rows = conn.execute(select(register)).all() if school_years is None else conn.execute(
-            select(register).where(register.c.school_year.in_(school_years))
-        ).all()
-        all_days = np.array(sorted(d for (d,) in conn.execute(day_q)), dtype="datetime64[D]")
-    if not rows:
-        return Register(np.array([], object), all_days, np.zeros((0, len(all_days)), np.int8),
-                        np.zeros((0, len(all_days)), np.float32))
-    # Columns from plain tuples: a frame built from Row objects probes each row's attributes
-    # (a million rows: ~15 s of lookups that fail).
-    names = ["pupil_id", "school_year", "status", "absent"]
-    strips = pd.DataFrame(dict(zip(names, zip(*rows, strict=True), strict=True)), columns=names)
-    del rows
-    if school_years is not None:
-        years = sorted(set(strips["school_year"]))
-        lo = np.datetime64(f"{parse_school_year(min(years))}-08-01")
-        hi = np.datetime64(f"{parse_school_year(max(years)) + 1}-08-01")
-        all_days = all_days[(all_days >= lo) & (all_days < hi)]
-    return register_matrix(strips, all_days)
-
-
-def register_matrix(strips: pd.DataFrame, days: np.ndarray) -> Register:
-    """The pupil x school-day matrix of register strips (pupil_id, school_year, status, absent)
-    on the given day axis (vectorised per school year; no per-row Python)."""
-    if not len(strips):
-        return Register(np.array([], object), days, np.zeros((0, len(days)), np.int8),
-                        np.zeros((0, len(days)), np.float32))
-    pupil_col = strips["pupil_id"].to_numpy(object)
-    year_col = strips["school_year"].to_numpy(object)
-    status_strips = np.frombuffer(b"".join(strips["status"]), np.uint8).reshape(-1, STRIP_DAYS)
-    absent_strips = np.frombuffer(b"".join(strips["absent"]), np.uint8).reshape(-1, STRIP_DAYS)
-    codes, pupil_ids = pd.factorize(pupil_col, sort=True)
-    status = np.zeros((len(pupil_ids), len(days)), np.int8)
-    absent = np.zeros((len(pupil_ids), len(days)), np.float32)
-    for year in sorted(set(year_col)):
-        dates = np.datetime64(f"{parse_school_year(year)}-08-01") + np.arange(STRIP_DAYS)
-        pos = np.searchsorted(days, dates)
-        valid = (pos < len(days)) & (days[np.minimum(pos, len(days) - 1)] == dates)
-        rows_of_year = np.flatnonzero(year_col == year)
-        target_cols = pos[valid]
-        if len(target_cols) and target_cols[-1] - target_cols[0] + 1 == len(target_cols):
-            # a school year's days are one run of the sorted day axis: a slice, not a gather
-            target_cols = slice(int(target_cols[0]), int(target_cols[-1]) + 1)
-            target_rows = codes[rows_of_year]
-        else:
-            target_rows, target_cols = codes[rows_of_year][:, None], target_cols[None, :]
-        status[target_rows, target_cols] = status_strips[rows_of_year][:, valid]
-        absent[target_rows, target_cols] = absent_strips[rows_of_year][:, valid] / FRACTION_SCALE
-    absent[status == STATUS_CODES["present"]] = 0.0
-    return Register(np.asarray(pupil_ids, dtype=object), days, status, absent)
-
-
-def register_rows(engine: Engine) -> pd.DataFrame:
-    """The register in the contract's long form: pupil_id, date, status, absent_fraction."""
-    reg = load_register(engine)
-    p, d = np.nonzero(reg.status)
-    return pd.DataFrame(
-        {
-            "pupil_id": reg.pupil_ids[p],
-            "date": reg.days[d],
-            "status": pd.Series(reg.status[p, d]).map(STATUS_NAMES).to_numpy(),
-            "absent_fraction": reg.absent[p, d].astype(float),
-        }
-    )
-

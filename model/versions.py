@@ -44,7 +44,8 @@ class Fold:
 @dataclass(frozen=True)
 class Gate:
     """One gate's verdict: which gate, passed or not, the measured value, the threshold, the
-    fold it was judged on (None: all or the mean) and the English line `ews train` printed."""
+    fold it was judged on (None: all or the mean) and the English line `ews train` printed.
+    """
 
     gate: str
     passed: bool | None
@@ -74,11 +75,13 @@ class VersionFacts:
 
     @property
     def champion(self) -> bool:
+        """Whether this version carries the champion alias."""
         return CHAMPION in self.aliases
 
     def promotable(self) -> tuple[bool, str]:
         """Whether a person may make this version the champion, and why not: refused when its
-        backtest loses to the best rule (or records no comparison at all)."""
+        backtest loses to the best rule (or records no comparison at all).
+        """
         if self.beats_best_rule is False:
             lift = f" ({_x(self.lift)} the best rule)" if self.lift is not None else ""
             return False, f"its backtest loses to the best rule{lift}"
@@ -139,7 +142,8 @@ _NUMBERS = re.compile(r"(\d+\.\d+)")
 
 def legacy_gate(text: str) -> Gate:
     """A gate line of an older version (English text only) as a Gate: its kind and verdict by
-    the line's wording, value and threshold the first and last decimal in it."""
+    the line's wording, value and threshold the first and last decimal in it.
+    """
     numbers = [float(n) for n in _NUMBERS.findall(text)]
     for pattern, gate, passed in _LEGACY_GATES:
         if pattern.search(text):
@@ -192,7 +196,8 @@ def version_facts(version: str, aliases: list[str], tags: dict[str, str],
 def champion_stack(history: list[dict], current: str | None) -> list[str]:
     """The champions in the order they served, replaying the recorded alias moves: a promotion
     (by a person or by `ews train`) pushes a version, a rollback pops back to the one before.
-    The last element is the current champion."""
+    The last element is the current champion.
+    """
     stack: list[str] = []
     for move in history:
         version = str(move.get("version") or "")
@@ -228,7 +233,8 @@ def run_metrics(client, run_id: str | None) -> dict[str, float]:
 def read_versions(client, name: str, limit: int | None = None) -> list[VersionFacts]:
     """Every registered version of `name` (the newest `limit`), newest first, with its figures,
     gate verdicts and aliases, read through an MLflow client the caller made (this module never
-    imports mlflow): what `ews models` prints and the model page shows."""
+    imports mlflow): what `ews models` prints and the model page shows.
+    """
     try:
         found = client.search_model_versions(f"name='{name}'")
     except Exception:  # noqa: BLE001 - no registered model yet

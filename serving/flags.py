@@ -53,7 +53,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, bindparam, delete, insert, select, update
-from threadpoolctl import threadpool_limits
 
 from model.calendar import iso_week, monday_of_week
 from model.capacity import Capacity, list_ranks, tiebreak
@@ -63,6 +62,7 @@ from model.inputs import Inputs, load_inputs
 from model.labels import LabelSpec
 from model.records import DECISIONS, SECTIONS, flag_lists, flags, reviews, scores
 from model.rules import statutory_quarter
+from model.threads import limited_threads
 from serving.scoring import score_frame
 
 EARLY_WARNING, STATUTORY, ALREADY_CONCERNING = SECTIONS
@@ -185,7 +185,7 @@ def build_weekly_lists(settings, engine: Engine, champion, week: str | None = No
         raise UserError(f"unknown school {school!r}")
     model = champion.model if champion is not None else None
     version = str(champion.version) if champion is not None else NO_MODEL
-    with threadpool_limits(limits=settings.threads):
+    with limited_threads(settings.threads):
         frame = score_week(settings, inputs, model, as_of, school)
         if not len(frame):
             where = f" at school {school!r}" if school else ""

@@ -27,7 +27,7 @@ import pandas as pd
 from sqlalchemy import Boolean, Date, Engine, Float, Integer, SmallInteger, String, Table, select
 
 from model import contract
-from model.calendar import parse_school_year
+from model.calendar import parse_school_year, school_year_start
 from model.errors import UserError
 from model.progress import Steps
 from model.settings import Settings
@@ -381,7 +381,7 @@ def _school_days_of_years(conn, years: list[str]) -> pd.DataFrame:
     for year in years:
         start = parse_school_year(year)
         rows = conn.execute(select(school_days.c.school_id, school_days.c.date).where(
-            school_days.c.date >= date(start, 8, 1), school_days.c.date < date(start + 1, 8, 1)
+            school_days.c.date >= school_year_start(start), school_days.c.date < school_year_start(start + 1)
         )).all()
         frames.append(pd.DataFrame(rows, columns=["school_id", "date"]))
     if not frames:
@@ -432,7 +432,7 @@ def _unregistered(plan: _Plan) -> tuple[int, int]:
     day of the pupil's school in the school year."""
     expected_total = unregistered_total = 0
     for year, enrol in plan.after_enrolments.groupby("school_year"):
-        start = np.datetime64(f"{parse_school_year(year)}-08-01")
+        start = np.datetime64(school_year_start(year), "D")
         days = plan.after_school_days
         school_codes, school_ids = pd.factorize(days["school_id"])
         offsets = (days["date"].to_numpy().astype("datetime64[D]") - start).astype(np.int64)

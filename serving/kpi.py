@@ -15,7 +15,8 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
-from model.kpi import FOLLOW_UP_NOTE, KpiReport, KpiSpec, compute_report, kpi_columns
+from model.kpi import FOLLOW_UP_NOTE, KpiSpec, kpi_columns
+from model.kpi_report import KpiReport, compute_report
 from model.records import flag_lists, reviews
 from model.store import import_batches
 

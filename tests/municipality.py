@@ -13,7 +13,7 @@ import pandas as pd
 
 from model.calendar import danish_school_days
 from model.inputs import Inputs
-from model.store import Register
+from model.register import Register
 
 YEARS = ("2023/24", "2024/25")
 

@@ -78,7 +78,7 @@ def _expected(folder, spec: KpiSpec) -> pd.DataFrame:
 
 
 def test_kpis_equal_an_independent_pandas_computation_from_the_register(town):
-    from model.kpi import compute_report
+    from model.kpi_report import compute_report
 
     folder, engine = town
     spec = KpiSpec()
@@ -115,7 +115,7 @@ def test_kpis_equal_an_independent_pandas_computation_from_the_register(town):
 
 
 def test_a_school_year_option_gives_that_years_rows_and_keeps_the_baseline(town):
-    from model.kpi import compute_report
+    from model.kpi_report import compute_report
 
     _, engine = town
     full = compute_report(engine, KpiSpec())
@@ -214,7 +214,7 @@ def test_change_from_baseline_and_on_track():
 
 def test_follow_up_compares_8_school_weeks_before_and_after_by_risk_band():
     from model.kpi import FOLLOW_UP_NOTE, follow_up
-    from model.store import Register
+    from model.register import Register
 
     days = np.array([np.datetime64("2024-09-02") + np.timedelta64(k, "D") for k in range(140)])
     days = days[np.is_busday(days)][:100]  # 100 school days
@@ -298,7 +298,7 @@ def test_ews_kpi_writes_csv_and_xlsx_and_says_one_line_on_bad_input(town, tmp_pa
 
 @pytest.mark.postgres
 def test_the_same_kpis_on_postgresql(town, postgres_url, tmp_path):
-    from model.kpi import compute_report
+    from model.kpi_report import compute_report
     from model.settings import Settings
     from model.store import open_store
     from serving.ingest import ingest_folder

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -18,6 +17,7 @@ from model.inputs import Inputs
 from model.labels import LabelSpec
 from model.monitoring import reference_distributions
 from model.settings import Settings
+from model.threads import limit_threads
 from training.dataset import build_training_set, candidate_as_of_dates, label_counts
 from training.evaluation import (
     Capacity,
@@ -44,15 +44,6 @@ from training.splits import (  # noqa: F401 - temporal_split stays public
 
 MODEL_RANKER = "model"
 LOGISTIC_RANKER = "logistic_baseline"
-
-
-def limit_threads(n: int = 1) -> None:
-    """Keep OpenMP/BLAS from oversubscribing the two cores (library-notes: 40x slow-downs)."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, str(n))
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(n)
 
 
 def logistic_baseline(random_state: int = 0):

@@ -28,6 +28,7 @@ from starlette.requests import Request
 from model.labels import LabelSpec
 from model.settings import Settings
 from model.store import open_store
+from model.threads import limit_threads
 from serving.api import problems
 from serving.api.lists import FlagListCache
 from serving.api.metrics import Metrics
@@ -46,16 +47,6 @@ Every call but /health, /metrics and /v1/model/card needs `Authorization: Bearer
 it gets 403, the same answer as for one that does not exist. A CPR number may be given as pupil
 id: it is pseudonymised before lookup and never logged. Every read of pupil-level data and every
 review is written to the audit log. Errors are RFC 9457 problem details."""
-
-
-def limit_threads(n: int) -> None:
-    """One OpenMP/BLAS thread per process (library-notes: a 13 ms vs 1.7 ms single-row predict,
-    and oversubscription under load); scale with processes, not threads."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, str(n))
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(n)
 
 
 # A path segment after /pupils/ is a pupil id (maybe a CPR number); query strings may hold one too.

@@ -30,10 +30,11 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
-from model.calendar import iso_week, parse_school_year, school_year_of
+from model.calendar import iso_week, parse_school_year, school_year_of, school_year_start
 from model.estimator import risk_band
 from model.features import FeatureBuilder, feature_matrix
 from model.labels import LabelSpec, is_already_concerning, trailing_rates
+from model.register import register_matrix
 from model.store import (
     class_wellbeing,
     concerns,
@@ -41,24 +42,14 @@ from model.store import (
     import_batches,
     pupils,
     register,
-    register_matrix,
     school_days,
     schools,
 )
+from model.threads import limit_threads
 from serving.champion import ServedModel
 from serving.scoring import score_frame
 
 CHUNK = 500  # ids per IN (...) list, below SQLite's bound-parameter limit
-
-
-def limit_this_thread(n: int) -> None:
-    """Cap OpenMP/BLAS at `n` threads around the model's work. OpenMP keeps its thread count
-    per thread, so a cap set at start-up does not reach the thread pool's workers unless
-    OMP_NUM_THREADS was set before the library loaded (`ews serve` does that too); this costs
-    ~10 ms, against the hundreds a school's frame takes to build."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(n)
 
 
 class LruCache:
@@ -284,7 +275,7 @@ class RiskService:
         from model.reasons import explain, school_means
 
         def build() -> ScoredSchool:
-            limit_this_thread(self.threads)
+            limit_threads(self.threads, environment=False)
             builder = self.builder(snap, school_id, school_year_of(as_of))
             frame = score_frame(builder, served.model, as_of, self.spec)
             row_of = {p: i for i, p in enumerate(frame["pupil_id"])}
@@ -351,7 +342,7 @@ class RiskService:
         concerning, the statutory quarter level), risk and band null; None if not on roll."""
         from model.rules import statutory_quarter
 
-        limit_this_thread(self.threads)
+        limit_threads(self.threads, environment=False)
         builder = self.builder(snap, pupil.school_id, school_year_of(as_of))
         frame = score_frame(builder, None, as_of, self.spec)
         found = np.flatnonzero(frame["pupil_id"].to_numpy() == pupil.pupil_id)
@@ -374,7 +365,7 @@ class RiskService:
         newest registered one: the week's absence, and the risk as of the Monday after it (what
         that Monday's list uses)."""
         start = parse_school_year(school_year)
-        lo, hi = np.datetime64(date(start, 8, 1)), np.datetime64(date(start + 1, 8, 1))
+        lo, hi = np.datetime64(school_year_start(start)), np.datetime64(school_year_start(start + 1))
         days = snap.days[(snap.days >= lo) & (snap.days < hi)]
         if snap.latest_day is not None:
             days = days[days <= np.datetime64(snap.latest_day, "D")]
@@ -391,7 +382,7 @@ class RiskService:
         as_of, risk, band, already_concerning), built once per store and model version."""
 
         def build() -> pd.DataFrame:
-            limit_this_thread(self.threads)
+            limit_threads(self.threads, environment=False)
             builder = self.builder(snap, school_id, school_year)
             dates = [t for _, t in self.weekly_dates(snap, school_year)]
             frame = builder.build(dates)

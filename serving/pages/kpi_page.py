@@ -12,7 +12,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
-from model.kpi import ALL, FOLLOW_UP_NOTE, KpiReport
+from model.kpi import ALL, FOLLOW_UP_NOTE
+from model.kpi_report import KpiReport
 from serving.kpi import KPI_ROLES, READ_KPI, audit_read
 from serving.pages import charts
 from serving.pages.routes import PREFIX, PagePrincipal, PageRoute, language_of, page, require

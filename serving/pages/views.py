@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from model.calendar import parse_school_year
+from model.calendar import parse_school_year, school_year_start
 from model.records import DECISIONS, SECTIONS, flag_lists, flags, reviews
 from model.store import STATUS_NAMES, concerns
 from serving.pages import charts
@@ -114,7 +114,7 @@ def register_days(register, pupil_id: str, school_year: str,
     """The pupil's school days of the school year up to `until` (status and absent fraction);
     a school day without an entry for the pupil is 'none'."""
     start = parse_school_year(school_year)
-    lo, hi = np.datetime64(date(start, 8, 1)), np.datetime64(date(start + 1, 8, 1))
+    lo, hi = np.datetime64(school_year_start(start)), np.datetime64(school_year_start(start + 1))
     days = register.days
     mask = (days >= lo) & (days < hi)
     if until is not None:
@@ -167,8 +167,8 @@ def pupil_concerns(engine: Engine, pupil_id: str, school_year: str,
     start = parse_school_year(school_year)
     query = select(concerns.c.date, concerns.c.source, concerns.c.category,
                    concerns.c.severity).where(concerns.c.pupil_id == pupil_id,
-                                              concerns.c.date >= date(start, 8, 1),
-                                              concerns.c.date < date(start + 1, 8, 1))
+                                              concerns.c.date >= school_year_start(start),
+                                              concerns.c.date < school_year_start(start + 1))
     if until is not None:
         query = query.where(concerns.c.date <= until)
     with engine.connect() as conn:

@@ -13,6 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import model.contract as contract
+import model.contract.pseudonymising as pseudonymising
+import model.contract.reading as reading
 from model.contract import load
 from model.errors import UserError
 from tests.factories import corruptions, small_municipality
@@ -24,14 +26,14 @@ BASE = small_municipality(pupils=12, weeks=2, seed=3)
 def outcome(folder: Path, chunk_rows: int):
     """What `load` gives with register chunks of `chunk_rows` rows: the delivery's register and
     school days and warnings, or the problems."""
-    saved = contract.CHUNK_ROWS
-    contract.CHUNK_ROWS = chunk_rows
+    saved = reading.CHUNK_ROWS
+    reading.CHUNK_ROWS = chunk_rows
     try:
         d = load(folder, KEY)
     except UserError as err:
         return ("rejected", [str(p) for p in err.problems])
     finally:
-        contract.CHUNK_ROWS = saved
+        reading.CHUNK_ROWS = saved
     keys, status, absent = d.register.strips()
     days = d.school_days.sort_values(["school_id", "date"]).reset_index(drop=True)
     return ("accepted", keys.to_dict("list"), status.tobytes(), absent.tobytes(),
@@ -112,9 +114,10 @@ def test_each_cpr_number_is_hashed_once_per_delivery(tmp_path, monkeypatch):
     town = small_municipality(pupils=20, weeks=3, cpr=True)
     folder = town.write(tmp_path)
     calls = []
-    real = contract.pseudonymise
-    monkeypatch.setattr(contract, "pseudonymise", lambda raw, key: calls.append(raw) or real(raw, key))
-    monkeypatch.setattr(contract, "CHUNK_ROWS", 7)
+    real = pseudonymising.pseudonymise
+    monkeypatch.setattr(pseudonymising, "pseudonymise",
+                        lambda raw, key: calls.append(raw) or real(raw, key))
+    monkeypatch.setattr(reading, "CHUNK_ROWS", 7)
     load(folder, KEY)
     # every file hashes each of its CPR numbers once; the register once over all its 43 chunks
     expected = sum(len(set(frame["pupil_id"]) & set(town.cpr)) for frame in town.files.values()

@@ -11,7 +11,8 @@ from sklearn.base import clone
 from model.estimator import RiskModel, risk_band
 from model.features import FEATURE_NAMES, FeatureBuilder, feature_matrix
 from model.labels import LabelSpec, attach_labels
-from model.store import STATUS_CODES, Register
+from model.register import Register
+from model.store import STATUS_CODES
 from tests.municipality import small_municipality
 
 MUNI = small_municipality(300, seed=4, years=("2022/23", "2023/24", "2024/25"))

@@ -17,7 +17,8 @@ from model.features import (
     FeatureBuilder,
     weekly_as_of_dates,
 )
-from model.store import STATUS_CODES, Register
+from model.register import Register
+from model.store import STATUS_CODES
 from tests.municipality import small_municipality, truncated
 
 MUNI = small_municipality()

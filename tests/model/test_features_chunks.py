@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from model.calendar import holiday_adjacent
-from model.features import CATEGORIES, RATE_SUMS, DayMajor, weekly_as_of_dates
-from model.store import Register
+from model.features import weekly_as_of_dates
+from model.register import CATEGORIES, RATE_SUMS, DayMajor, Register
 from tests.municipality import small_municipality
 
 MUNI = small_municipality()

@@ -11,8 +11,9 @@ import pytest
 from model.calendar import danish_school_days
 from model.features import FeatureBuilder
 from model.labels import KNOWN, LEFT, NOT_YET, LabelSpec, attach_labels
+from model.register import Register
 from model.rules import ALARM_RULES, RULE_BY_NAME, rule_flags, statutory_quarter
-from model.store import STATUS_CODES, Register
+from model.store import STATUS_CODES
 
 DAYS = np.array(danish_school_days("2024/25"), dtype="datetime64[D]")
 U, ILL, P = STATUS_CODES["unauthorised"], STATUS_CODES["illness"], STATUS_CODES["present"]

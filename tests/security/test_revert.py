@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from model.errors import UserError
+from model.register import register_rows
 from model.settings import Settings
-from model.store import open_store, register_rows
+from model.store import open_store
 from tests.cli import demo_env, run
 from tests.factories import small_municipality
 

@@ -25,8 +25,9 @@ from model.estimator import RiskModel
 from model.features import feature_matrix
 from model.labels import LabelSpec, attach_labels
 from model.records import SECTIONS, flag_lists, flags, reviews, scores
+from model.register import Register
 from model.settings import Settings
-from model.store import STATUS_CODES, Register, open_store
+from model.store import STATUS_CODES, open_store
 from serving.champion import Champion
 from serving.exports import flag_list_csv, flag_list_html, flag_list_xlsx
 from serving.flags import (

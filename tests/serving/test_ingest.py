@@ -21,15 +21,14 @@ from sqlalchemy import func, select, text
 
 import serving.ingest as ingest_module
 from model.errors import UserError
+from model.register import load_register, register_rows
 from model.store import (
     FRACTION_SCALE,
     STATUS_CODES,
     import_batches,
-    load_register,
     metadata,
     open_store,
     read_strips,
-    register_rows,
 )
 from serving.ingest import ingest_folder
 from tests.factories import Municipality, corruptions, small_municipality

@@ -95,7 +95,8 @@ def test_the_municipality_analysts_and_admins_read_the_kpis_as_json(app, world, 
 def test_the_json_rows_are_the_rows_of_ews_kpi(app, world, municipality, tmp_path):
     from fastapi.testclient import TestClient
 
-    from model.kpi import KpiSpec, compute_report, kpi_columns
+    from model.kpi import KpiSpec, kpi_columns
+    from model.kpi_report import compute_report
     from serving.kpi import write_kpi
 
     with TestClient(app) as c:

@@ -9,7 +9,8 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from model.store import STATUS_CODES, Register
+from model.register import Register
+from model.store import STATUS_CODES
 from serving.pages import charts, views
 from serving.pages.session import csrf_token, local_path
 from serving.pages.texts import percent, points
