@@ -206,10 +206,12 @@ def train(
                                     feedback=load_feedback(engine), progress=progress)
         progress("MLflow: model, report, SHAP plots")
         outcome = log_and_register(result, settings)
+    from model.registry import CHALLENGER, CHAMPION
+
     table = result.comparison
     model_row, rule_row = table.loc["model"], table.loc[result.best_rule]
     typer.echo(f"registered {settings.registered_model_name} version {outcome.version} "
-               f"as {'champion' if outcome.promoted else 'challenger'}")
+               f"as {CHAMPION if outcome.promoted else CHALLENGER}")
     for reason in outcome.gate_reasons:
         typer.echo(f"  - {reason}")
     typer.echo(f"backtest mean over {len(result.folds)} folds: precision at list length "

@@ -26,10 +26,9 @@ from model.inputs import Inputs, load_inputs
 from model.labels import LabelSpec, attach_labels
 from model.oversight import monitoring_precision, monitoring_psi, monitoring_runs, monitoring_schools
 from model.records import flag_lists, flags
+from model.registry import NEEDS_RETRAINING, REFERENCE_ARTIFACT, registry_client, run_artifact_uri
 from serving.flags import EARLY_WARNING, resolve_week, score_week
 
-REFERENCE_ARTIFACT = "monitoring/reference.json"
-NEEDS_RETRAINING = "needs_retraining"
 MAX_DRIFT_LINES = 6
 
 
@@ -69,14 +68,12 @@ class Monitoring:
 def champion_reference(settings, version: str) -> dict[str, Any]:
     """The reference distributions saved with `version`'s training run; UserError if that
     version was trained before they were saved (retrain it)."""
-    from serving.champion import registry_client
-
     client = registry_client(settings)
     mv = client.get_model_version(settings.registered_model_name, version)
     try:
         import mlflow
 
-        reference = mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/{REFERENCE_ARTIFACT}")
+        reference = mlflow.artifacts.load_dict(run_artifact_uri(mv.run_id, REFERENCE_ARTIFACT))
         mon.check_reference(reference)
     except Exception as exc:  # noqa: BLE001 - missing or unreadable: one clear line
         raise UserError(f"model version {version} has no reference distributions "
