@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, func, insert, select
 
 from model.calendar import iso_week, monday_of_week
 from model.errors import UserError
@@ -158,6 +158,26 @@ def reason_texts(reasons: list[dict[str, Any]], language: str = "da") -> list[di
         out.append({"feature": r["feature"], "group": r["group"], "value": r.get("value"),
                     "effect": r["effect"], "text": text})
     return out
+
+
+def newest_week(engine: Engine, school_id: str) -> str | None:
+    """The week of the school's newest stored list, None if it has none."""
+    with engine.connect() as conn:
+        return conn.execute(select(func.max(flag_lists.c.week)).where(
+            flag_lists.c.school_id == school_id)).scalar()
+
+
+def early_warnings_per_school(conn, week: str) -> dict[str, int]:
+    """Per school with a stored list for `week`: the pupils in its early-warning section."""
+    rows = conn.execute(
+        select(flag_lists.c.school_id, flags.c.id)
+        .join(flags, (flags.c.list_id == flag_lists.c.id) & (flags.c.section == EARLY_WARNING),
+              isouter=True)
+        .where(flag_lists.c.week == week)).all()
+    counts: dict[str, int] = {}
+    for school_id, flag_id in rows:
+        counts[school_id] = counts.get(school_id, 0) + (flag_id is not None)
+    return counts
 
 
 def latest_reviews(conn, school_id: str, week: str,

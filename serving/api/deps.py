@@ -20,10 +20,9 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from model.calendar import iso_week, school_year_of
-from model.records import flag_lists
 from model.settings import Settings
 from serving import audit
 from serving.api.schemas import RegisterPush
@@ -39,6 +38,7 @@ from serving.scope import (
     refuse_beyond_aggregates,
     school_id_rule,
 )
+from serving.stored_lists import newest_week
 
 bearer = HTTPBearer(auto_error=False, description="a token from `ews token create`")
 
@@ -249,9 +249,7 @@ def school_week(school_id: SchoolIdPath, principal: TeamReader, engine: EngineDe
     if not principal.sees_school(school_id):
         raise forbidden()
     if week is None:
-        with engine.connect() as conn:
-            week = conn.execute(select(func.max(flag_lists.c.week)).where(
-                flag_lists.c.school_id == school_id)).scalar()
+        week = newest_week(engine, school_id)
         if week is None:
             raise not_found("No flag list is stored for this school.")
     else:
