@@ -163,16 +163,14 @@ def summarise(results: list[tuple[str, float, int]], seconds: float) -> dict:
 
 def _server_histogram(base: str) -> dict[tuple[str, str], int]:
     """The server's own latency histogram (GET /metrics), by path template and bucket."""
-    import re
-
     import httpx
+    from prometheus_client.parser import text_string_to_metric_families
 
     out = {}
-    for line in httpx.get(f"{base}/metrics").text.splitlines():
-        m = re.match(r'ews_http_request_duration_seconds_bucket\{path="([^"]+)",le="([^"]+)"\} (\d+)',
-                     line)
-        if m:
-            out[(m.group(1), m.group(2))] = int(m.group(3))
+    for family in text_string_to_metric_families(httpx.get(f"{base}/metrics").text):
+        for s in family.samples:
+            if s.name == "ews_http_request_duration_seconds_bucket":
+                out[(s.labels["path"], s.labels["le"])] = int(s.value)
     return out
 
 

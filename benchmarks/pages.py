@@ -55,7 +55,7 @@ def main() -> None:
 
     from model.settings import get_settings
     from model.store import open_store, schools
-    from serving.api.app import create_app
+    from serving.app import create_app
     from serving.auth import create_token
 
     settings = get_settings()

@@ -128,6 +128,7 @@ def weekly_run(folder: Path, week: str) -> dict:
     import model.inputs
     import serving.flags as flags_module
     import serving.scoring
+    import serving.stored_lists as stored_lists
     from model.estimator import RiskModel
     from model.features import FeatureBuilder
     from model.settings import Settings
@@ -173,7 +174,7 @@ def weekly_run(folder: Path, week: str) -> dict:
 
     start = time.perf_counter()
     for fl in lists:
-        stored = flags_module.stored_flag_list(engine, fl.school_id, fl.week)
+        stored = stored_lists.stored_flag_list(engine, fl.school_id, fl.week)
         export_flag_list(stored, folder / "exports")
     exports = time.perf_counter() - start
 

@@ -206,10 +206,12 @@ def train(
                                     feedback=load_feedback(engine), progress=progress)
         progress("MLflow: model, report, SHAP plots")
         outcome = log_and_register(result, settings)
+    from model.registry import CHALLENGER, CHAMPION
+
     table = result.comparison
     model_row, rule_row = table.loc["model"], table.loc[result.best_rule]
     typer.echo(f"registered {settings.registered_model_name} version {outcome.version} "
-               f"as {'champion' if outcome.promoted else 'challenger'}")
+               f"as {CHAMPION if outcome.promoted else CHALLENGER}")
     for reason in outcome.gate_reasons:
         typer.echo(f"  - {reason}")
     typer.echo(f"backtest mean over {len(result.folds)} folds: precision at list length "
@@ -288,7 +290,8 @@ def flags(
     from serving.audit import EXPORT_FLAGS, record
     from serving.champion import load_champion
     from serving.exports import export_flag_lists
-    from serving.flags import LANGUAGES, build_weekly_lists, resolve_week, stored_flag_list
+    from serving.flags import build_weekly_lists, resolve_week
+    from serving.stored_lists import LANGUAGES, stored_flag_list
 
     if language not in LANGUAGES:
         raise UserError(f"--language must be one of {', '.join(LANGUAGES)}, not {language!r}")
@@ -300,7 +303,7 @@ def flags(
         try:
             champion = load_champion(settings)
         except UserError:  # no champion yet: the rules' sections still go out (issue 12)
-            from serving.flags import WAITS_FOR_MODEL
+            from serving.stored_lists import WAITS_FOR_MODEL
 
             champion = None
             typer.echo(f"note: {WAITS_FOR_MODEL}", err=True)
@@ -337,7 +340,7 @@ def serve(
         os.environ.setdefault(var, str(settings.threads))
     import uvicorn
 
-    from serving.api.app import create_app, install_log_redaction, log_through_a_queue
+    from serving.app import create_app, install_log_redaction, log_through_a_queue
 
     api = create_app(settings, poll_seconds=model_poll_seconds, freeze_gc=True)
     install_log_redaction()

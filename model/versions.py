@@ -21,9 +21,26 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-CHAMPION, CHALLENGER = "champion", "challenger"
-CHAMPION_HISTORY = "champion_history"  # registered-model tag: JSON list of alias moves
-GATES = ("lift", "calibration", "champion")
+from model.registry import (
+    BACKTEST,
+    BACKTEST_ECE_MAX,
+    BACKTEST_LIFT,
+    BACKTEST_ROC_AUC,
+    BEATS_BEST_RULE,
+    BEST_RULE,
+    CHAMPION,
+    GATE_RESULTS,
+    GATES_PASSED,
+    GATES_TAG,
+    LIFT_METRIC,
+    LIFT_OVER_BEST_RULE,
+    PREVIOUS_CHAMPION,
+    TRAIN_WINDOW,
+    TRAINED_AT,
+    metric_key,
+)
+
+GATES = ("lift", "calibration", CHAMPION)  # the champion gate: against the `champion` alias's version
 
 
 @dataclass(frozen=True)
@@ -133,9 +150,9 @@ _LEGACY_GATES = (
     (re.compile(r"^precision at list length is .* the best rule"), "lift", False),
     (re.compile(r"^calibration error .* within"), "calibration", True),
     (re.compile(r"^calibration error .* exceeds"), "calibration", False),
-    (re.compile(r"^precision at list length .* >= the champion"), "champion", True),
-    (re.compile(r"^precision at list length .* below the champion"), "champion", False),
-    (re.compile(r"^current champion could not be scored"), "champion", True),
+    (re.compile(r"^precision at list length .* >= the champion"), CHAMPION, True),
+    (re.compile(r"^precision at list length .* below the champion"), CHAMPION, False),
+    (re.compile(r"^current champion could not be scored"), CHAMPION, True),
 )
 _NUMBERS = re.compile(r"(\d+\.\d+)")
 
@@ -156,7 +173,7 @@ def version_facts(version: str, aliases: list[str], tags: dict[str, str],
                   metrics: dict[str, float]) -> VersionFacts:
     """Read a version's tags and run metrics (new keys first, older ones as the fallback)."""
     folds = []
-    for item in _json_list(tags.get("backtest")):
+    for item in _json_list(tags.get(BACKTEST)):
         folds.append(Fold(
             fold=str(item.get("fold") or len(folds) + 1), test_window=item.get("test_window"),
             lift=_float(item.get("lift")), roc_auc=_float(item.get("roc_auc")),
@@ -167,30 +184,30 @@ def version_facts(version: str, aliases: list[str], tags: dict[str, str],
     def first(*values):
         return next((v for v in values if v is not None), None)
 
-    lift = first(_float(metrics.get("backtest.lift_over_best_rule")), _mean([f.lift for f in folds]),
-                 _float(tags.get("lift_over_best_rule")), _float(metrics.get("lift_over_best_rule")))
-    roc_auc = first(_float(metrics.get("backtest.model.roc_auc")), _mean([f.roc_auc for f in folds]),
-                    _float(metrics.get("model.roc_auc")))
-    ece = first(_float(metrics.get("backtest.calibration.ece_max")),
+    lift = first(_float(metrics.get(BACKTEST_LIFT)), _mean([f.lift for f in folds]),
+                 _float(tags.get(LIFT_OVER_BEST_RULE)), _float(metrics.get(LIFT_METRIC)))
+    roc_auc = first(_float(metrics.get(BACKTEST_ROC_AUC)), _mean([f.roc_auc for f in folds]),
+                    _float(metrics.get(metric_key("model", "roc_auc"))))
+    ece = first(_float(metrics.get(BACKTEST_ECE_MAX)),
                 max((f.ece for f in folds if f.ece is not None), default=None),
                 _float(metrics.get("calibration.ece")))
     gates = [Gate(gate=str(g.get("gate") or "other"), passed=_bool(g.get("passed")),
                   value=_float(g.get("value")), threshold=_float(g.get("threshold")),
                   fold=(str(g["fold"]) if g.get("fold") not in (None, "") else None),
                   text=str(g.get("text") or ""))
-             for g in _json_list(tags.get("gate_results"))]
-    if not gates and tags.get("gates"):
-        gates = [legacy_gate(line.strip()) for line in tags["gates"].split(" | ") if line.strip()]
-    gates_passed = _bool(tags.get("gates_passed"))
+             for g in _json_list(tags.get(GATE_RESULTS))]
+    if not gates and tags.get(GATES_TAG):
+        gates = [legacy_gate(line.strip()) for line in tags[GATES_TAG].split(" | ") if line.strip()]
+    gates_passed = _bool(tags.get(GATES_PASSED))
     if gates_passed is None and gates and all(g.passed is not None for g in gates):
         gates_passed = all(g.passed for g in gates)
-    best_rule = tags.get("best_rule") or next((f.best_rule for f in folds if f.best_rule), None)
+    best_rule = tags.get(BEST_RULE) or next((f.best_rule for f in folds if f.best_rule), None)
     return VersionFacts(
         version=str(version), aliases=sorted(aliases or []),
-        train_window=tags.get("train_window") or None, trained_at=tags.get("trained_at") or None,
+        train_window=tags.get(TRAIN_WINDOW) or None, trained_at=tags.get(TRAINED_AT) or None,
         best_rule=best_rule, folds=folds, lift=lift, roc_auc=roc_auc, ece=ece, gates=gates,
-        gates_passed=gates_passed, beats_best_rule=_bool(tags.get("beats_best_rule")),
-        previous_champion=tags.get("previous_champion") or None)
+        gates_passed=gates_passed, beats_best_rule=_bool(tags.get(BEATS_BEST_RULE)),
+        previous_champion=tags.get(PREVIOUS_CHAMPION) or None)
 
 
 def champion_stack(history: list[dict], current: str | None) -> list[str]:

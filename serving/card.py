@@ -1,37 +1,21 @@
 """The model card of a registered version, as serving and the command line see it: the evaluation
-logged with the version (`model_card/evaluation.json`), rendered by `model.card` with the current
-contact. Written to EWS_HOME/model-cards/ by `ews model-card`; served at /v1/model/card."""
+logged with the version (model.registry.CARD_EVALUATION, read by serving.champion), rendered by
+`model.card` with the current contact. Written to EWS_HOME/model-cards/ by `ews model-card`;
+served at /v1/model/card."""
 
 from __future__ import annotations
 
-import json
-import tempfile
 from pathlib import Path
 
 from model.card import model_card
 from model.errors import UserError
 from model.settings import Settings
-
-CARD_ARTIFACT = "model_card/evaluation.json"
-
-
-def logged_card_evaluation(client, run_id: str | None) -> dict | None:
-    """The card evaluation logged in the version's run, or None (a version registered without it)."""
-    if not run_id:
-        return None
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = client.download_artifacts(run_id, CARD_ARTIFACT, tmp)
-            return json.loads(Path(path).read_text(encoding="utf-8"))
-    except Exception:  # noqa: BLE001 - no such artifact: the card falls back to the registry's metrics
-        return None
+from serving.champion import champion_version, version_details
 
 
 def card_of_version(settings: Settings, version: str | None = None) -> tuple[str, str, str]:
     """(version, Markdown, HTML) of the card of `version` (default: the champion); a user error if
     there is no such version."""
-    from serving.champion import champion_version, version_details
-
     if version is None:
         version = champion_version(settings)
         if version is None:

@@ -1,18 +1,22 @@
-"""The champion model as serving sees it: loaded from the MLflow registry by alias."""
+"""The champion model as serving sees it: loaded from the MLflow registry by alias. The names
+(alias, artifact paths, the client) are model.registry's; `registry_client` stays importable here."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from model.errors import UserError
 from model.estimator import RiskModel
+from model.registry import CARD_EVALUATION, CHAMPION, model_uri, registry_client
 from model.settings import Settings
 
-CHAMPION = "champion"
 log = logging.getLogger(__name__)
 
 
@@ -28,24 +32,6 @@ class Champion:
     @property
     def label(self) -> str:
         return f"{self.name}/v{self.version}"
-
-
-def registry_client(settings: Settings):
-    """An MLflow client on the registry in Settings (mlflow imported here, lazily, and quiet)."""
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    # MLflow's INFO lines (e.g. creating an empty registry) would break a user error's one line.
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    logging.getLogger("mlflow").setLevel(logging.ERROR)
-    import mlflow
-    from mlflow import MlflowClient
-
-    from model.files import private_file, sqlite_file
-
-    if (path := sqlite_file(settings.tracking_uri)) is not None:
-        private_file(path)
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    return MlflowClient(settings.tracking_uri)
 
 
 def champion_version(settings: Settings) -> str | None:
@@ -68,7 +54,7 @@ def load_champion(settings: Settings, version: str | None = None) -> Champion:
               else client.get_model_version_by_alias(name, CHAMPION))
     except Exception as exc:  # noqa: BLE001
         raise UserError("no champion model is registered yet: run `ews train` first") from exc
-    model = mlflow.sklearn.load_model(f"models:/{name}/{mv.version}")
+    model = mlflow.sklearn.load_model(model_uri(name, mv.version))
     return Champion(model, str(mv.version), name, dict(mv.tags))
 
 
@@ -133,11 +119,21 @@ def version_details(settings: Settings, version: str) -> dict:
             metrics, params = dict(run.data.metrics), dict(run.data.params)
         except Exception:  # noqa: BLE001 - a version registered without its run
             pass
-    from serving.card import logged_card_evaluation
-
     return {"tags": dict(mv.tags), "metrics": metrics, "params": params,
             "registered_at": mv.creation_timestamp, "aliases": list(mv.aliases),
             "evaluation": logged_card_evaluation(client, mv.run_id)}
+
+
+def logged_card_evaluation(client, run_id: str | None) -> dict | None:
+    """The card evaluation logged in the version's run, or None (a version registered without it)."""
+    if not run_id:
+        return None
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = client.download_artifacts(run_id, CARD_EVALUATION, tmp)
+            return json.loads(Path(path).read_text(encoding="utf-8"))
+    except Exception:  # noqa: BLE001 - no such artifact: the card falls back to the registry's metrics
+        return None
 
 
 class MlflowRegistry:

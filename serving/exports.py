@@ -1,6 +1,6 @@
 """Exports of one school's stored weekly list: CSV, Excel and a printable HTML page.
 
-All three are made from `serving.flags.stored_flag_list` (what is stored is what is handed out)
+All three are made from `serving.stored_lists.stored_flag_list` (what is stored is what is handed out)
 and hold only the pseudonymous pupil id - never a name or a CPR number. They carry no time of
 their own: the same stored list always gives the same bytes (the Excel file's document dates are
 the list's as-of date, its zip entries are dated 1980-01-01).

@@ -26,10 +26,10 @@ from model.inputs import Inputs, load_inputs
 from model.labels import LabelSpec, attach_labels
 from model.oversight import monitoring_precision, monitoring_psi, monitoring_runs, monitoring_schools
 from model.records import flag_lists, flags
+from model.registry import NEEDS_RETRAINING, REFERENCE_ARTIFACT, registry_client, run_artifact_uri
 from serving.flags import EARLY_WARNING, resolve_week, score_week
+from serving.stored_lists import early_warnings_per_school
 
-REFERENCE_ARTIFACT = "monitoring/reference.json"
-NEEDS_RETRAINING = "needs_retraining"
 MAX_DRIFT_LINES = 6
 
 
@@ -69,14 +69,12 @@ class Monitoring:
 def champion_reference(settings, version: str) -> dict[str, Any]:
     """The reference distributions saved with `version`'s training run; UserError if that
     version was trained before they were saved (retrain it)."""
-    from serving.champion import registry_client
-
     client = registry_client(settings)
     mv = client.get_model_version(settings.registered_model_name, version)
     try:
         import mlflow
 
-        reference = mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/{REFERENCE_ARTIFACT}")
+        reference = mlflow.artifacts.load_dict(run_artifact_uri(mv.run_id, REFERENCE_ARTIFACT))
         mon.check_reference(reference)
     except Exception as exc:  # noqa: BLE001 - missing or unreadable: one clear line
         raise UserError(f"model version {version} has no reference distributions "
@@ -139,7 +137,7 @@ def _schools(engine: Engine, settings, frame: pd.DataFrame, reference: dict[str,
     from model.capacity import Capacity
 
     with engine.connect() as conn:
-        stored = _stored_counts(conn, week)
+        stored = early_warnings_per_school(conn, week)
     capacity = Capacity.from_settings(settings)
     score_psi = psi.loc[psi["name"] == mon.SCORE].set_index("scope")["psi"].to_dict()
     rows = []
@@ -160,18 +158,6 @@ def _schools(engine: Engine, settings, frame: pd.DataFrame, reference: dict[str,
                      "reference_mean_risk": ref.get("mean_score"),
                      "score_psi": mon.finite(score_psi.get(school_id))})
     return pd.DataFrame(rows)
-
-
-def _stored_counts(conn, week: str) -> dict[str, int]:
-    rows = conn.execute(
-        select(flag_lists.c.school_id, flags.c.id)
-        .join(flags, (flags.c.list_id == flag_lists.c.id) & (flags.c.section == EARLY_WARNING),
-              isouter=True)
-        .where(flag_lists.c.week == week)).all()
-    counts: dict[str, int] = {}
-    for school_id, flag_id in rows:
-        counts[school_id] = counts.get(school_id, 0) + (flag_id is not None)
-    return counts
 
 
 def realised_precision_of_lists(engine: Engine, inputs: Inputs, spec: LabelSpec, before: date,

@@ -38,6 +38,7 @@ from model.calendar import danish_school_days, iso_week, school_year_of
 from model.errors import UserError
 from model.oversight import monitoring_runs
 from model.records import SECTIONS, flag_lists, flags, recipients, weekly_runs
+from model.registry import TRAINED_AT
 from model.store import import_batches, school_days, schools
 from serving import mail as mailing
 from serving.flags import resolve_week
@@ -348,7 +349,7 @@ def retraining_due(engine: Engine, champion, week: str, max_age_days: int,
     """Why retraining is due, if it is: the champion is older than `max_age_days`, or monitoring
     alarmed in this week's run and in the run of the week before it. Never retrains."""
     why = []
-    trained = (getattr(champion, "tags", {}) or {}).get("trained_at")
+    trained = (getattr(champion, "tags", {}) or {}).get(TRAINED_AT)
     if trained:
         try:
             at = datetime.fromisoformat(trained.replace("Z", "+00:00"))

@@ -96,7 +96,7 @@ def test_the_model_card_is_logged_written_and_served(trained_home):
     from fastapi.testclient import TestClient
     from mlflow import MlflowClient
 
-    from serving.api.app import create_app
+    from serving.app import create_app
 
     root, env, out = trained_home
     home = Path(env["EWS_HOME"]).resolve()
@@ -137,7 +137,7 @@ def test_training_reports_what_the_teams_did_with_the_lists(trained_home):
 
     from model.records import flag_lists, flags
     from model.store import open_store
-    from serving.flags import record_review
+    from serving.stored_lists import record_review
 
     root, env, _ = trained_home
     run(["flags", "--week", "2026-W45", "--out", str(root / "lists")], env)

@@ -13,11 +13,11 @@ import math
 from datetime import UTC, datetime
 
 from model.card import CARD_SCHEMA, model_card
+from model.registry import CARD_EVALUATION, CARD_HTML, CARD_MARKDOWN
 from model.rules import ALARM_RULES
 from model.settings import Settings
 from training.pipeline import TrainResult, feature_list
 
-CARD_DIR = "model_card"
 COMPARISON_COLUMNS = ("roc_auc", "pr_auc", "precision_at_capacity", "recall_at_capacity",
                       "precision_at_5pct", "lead_time_median_weeks", "lead_time_mean_weeks",
                       "detected_before_onset", "listed")
@@ -80,7 +80,7 @@ def log_model_card(result: TrainResult, gates, settings: Settings, version: str)
     evaluation = card_evaluation(result, gates, settings)
     markdown, html = model_card(settings.registered_model_name, str(version), evaluation,
                                 {"tags": {}}, settings.contact)
-    mlflow.log_text(json.dumps(evaluation, ensure_ascii=False, indent=1), f"{CARD_DIR}/evaluation.json")
-    mlflow.log_text(markdown, f"{CARD_DIR}/model_card.md")
-    mlflow.log_text(html, f"{CARD_DIR}/model_card.html")
+    mlflow.log_text(json.dumps(evaluation, ensure_ascii=False, indent=1), CARD_EVALUATION)
+    mlflow.log_text(markdown, CARD_MARKDOWN)
+    mlflow.log_text(html, CARD_HTML)
     return evaluation

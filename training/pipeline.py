@@ -16,6 +16,17 @@ from model.features import feature_matrix
 from model.inputs import Inputs
 from model.labels import LabelSpec
 from model.monitoring import reference_distributions
+from model.registry import (
+    BACKTEST,
+    BACKTEST_ECE_MAX,
+    BACKTEST_FOLDS,
+    BACKTEST_LIFT,
+    BACKTEST_PRECISION,
+    BACKTEST_ROC_AUC,
+    CHAMPION,
+    LIFT_METRIC,
+    metric_key,
+)
 from model.settings import Settings
 from model.threads import limit_threads
 from training.dataset import build_training_set, candidate_as_of_dates, label_counts
@@ -118,31 +129,30 @@ class TrainResult:
         """Flat metrics for MLflow: `<ranker>.<metric>`, calibration, fairness ratios."""
         out: dict[str, float] = {}
         for name, row in self.comparison.iterrows():
-            key = str(name).replace(":", ".")
             for metric in ("roc_auc", "pr_auc", "precision_at_capacity", "recall_at_capacity",
                            "precision_at_5pct", "lead_time_median_weeks", "lead_time_mean_weeks",
                            "detected_before_onset"):
                 value = row[metric]
                 if value == value:  # not NaN
-                    out[f"{key}.{metric}"] = float(value)
+                    out[metric_key(name, metric)] = float(value)
         out.update({f"calibration.{k}": v for k, v in self.calibration.items()})
         out.update({f"fairness.{k}": v for k, v in self.fairness_ratios.items() if v == v})
-        out["lift_over_best_rule"] = self.lift
+        out[LIFT_METRIC] = self.lift
         for school, row in self.uptake.iterrows():
             out.update({f"feedback.{school}.{k}": float(v) for k, v in row.items() if v == v})
         out.update({f"intervention.{k}": v for k, v in self.interventions.items() if v == v})
         if self.folds:
             model = self.comparison.loc[MODEL_RANKER]
-            out["backtest.lift_over_best_rule"] = self.lift
-            out["backtest.model.roc_auc"] = float(model["roc_auc"])
-            out["backtest.model.precision_at_capacity"] = float(model["precision_at_capacity"])
-            out["backtest.calibration.ece_max"] = float(self.calibration["ece_max"])
-            out["backtest.folds"] = float(len(self.folds))
+            out[BACKTEST_LIFT] = self.lift
+            out[BACKTEST_ROC_AUC] = float(model["roc_auc"])
+            out[BACKTEST_PRECISION] = float(model["precision_at_capacity"])
+            out[BACKTEST_ECE_MAX] = float(self.calibration["ece_max"])
+            out[BACKTEST_FOLDS] = float(len(self.folds))
             for f in self.folds:
                 key = f.fold.name.split(":")[0]
                 for name, value in f.summary().items():
                     if isinstance(value, float):
-                        out[f"backtest.fold{key}.{name}"] = value
+                        out[f"{BACKTEST}.fold{key}.{name}"] = value
         return out
 
 
@@ -442,24 +452,24 @@ def _champion_gate(result: TrainResult, record: ChampionRecord, settings: Settin
         try:
             scores = [(f, record.model.decision_function(feature_matrix(f.test))) for f in folds]
         except Exception as exc:  # noqa: BLE001 - an incompatible champion cannot be compared
-            check("champion", True, mine, 0.0, None,
+            check(CHAMPION, True, mine, 0.0, None,
                   f"current champion could not be scored on the folds ({exc}); replaced")
             return
-        theirs = float(np.mean([evaluate_ranker("champion", f.test, sc, result.capacity)
+        theirs = float(np.mean([evaluate_ranker(CHAMPION, f.test, sc, result.capacity)
                                 .precision_at_capacity for f, sc in scores]))
         mine = float(np.mean([f.comparison.at[MODEL_RANKER, "precision_at_capacity"] for f in folds]))
         how = f"on the {len(folds)} fold(s) after its training window"
     elif record.backtest_precision is not None:
         theirs, how = record.backtest_precision, "its own recorded backtest"
     if theirs is None:
-        check("champion", True, mine, 0.0, None,
+        check(CHAMPION, True, mine, 0.0, None,
               "the current champion has no backtest to compare with; not compared")
         return
     if mine + tolerance + 1e-9 < theirs:
-        check("champion", False, mine, theirs, None,
+        check(CHAMPION, False, mine, theirs, None,
               f"precision at list length {mine:.3f} is below the champion's {theirs:.3f} ({how})")
     else:
-        check("champion", True, mine, theirs, None,
+        check(CHAMPION, True, mine, theirs, None,
               f"precision at list length {mine:.3f} >= the champion's {theirs:.3f} ({how})")
 
 

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from model.errors import UserError
+from model.registry import CHAMPION, CHAMPION_HISTORY, PREVIOUS_CHAMPION
 from model.settings import Settings
 from model.versions import (
-    CHAMPION,
-    CHAMPION_HISTORY,
     VersionFacts,
     champion_stack,
     parse_history,
@@ -111,7 +110,7 @@ def rollback(settings: Settings, by: str) -> Move:
     stack = champion_stack(_history(client, name), current)
     target = stack[-2] if len(stack) >= 2 else None
     if target is None:  # versions registered before the history was kept
-        target = client.get_model_version(name, current).tags.get("previous_champion") or None
+        target = client.get_model_version(name, current).tags.get(PREVIOUS_CHAMPION) or None
     if target is None or target == current:
         raise UserError(f"version {current} has no previous champion to roll back to")
     try:

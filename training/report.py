@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from model.registry import EVALUATION_PAGE, FAIRNESS_TABLE
 from training.evaluation import list_flags
 from training.pipeline import MODEL_RANKER, TrainResult
 
@@ -141,7 +142,7 @@ def write_report(result: TrainResult, out_dir: Path, gates=None, version: str | 
     }
     comparison = result.comparison.drop(columns=["lead_times"])
     comparison.to_csv(out_dir / "comparison.csv")
-    result.fairness.to_csv(out_dir / "fairness.csv", index=False)
+    result.fairness.to_csv(out_dir / FAIRNESS_TABLE, index=False)
     if not result.uptake.empty:
         result.uptake.to_csv(out_dir / "uptake.csv")
     gate_html = "".join(f"<li>{html.escape(r)}</li>" for r in (gates.reasons if gates else []))
@@ -173,6 +174,6 @@ next {result.spec.horizon} school days. Lists: {result.capacity.share:.0%} of ea
 <h2>Rows</h2>{_table(pd.DataFrame([result.counts]).T.rename(columns={0: 'rows'}))}
 <h2>Plots</h2>{plot_html}
 </html>"""
-    path = out_dir / "evaluation.html"
+    path = out_dir / EVALUATION_PAGE
     path.write_text(page, encoding="utf-8")
     return path

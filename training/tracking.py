@@ -4,8 +4,6 @@ registry and promotion by alias (`champion`, `challenger`). mlflow is imported l
 from __future__ import annotations
 
 import json
-import logging
-import os
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,34 +12,44 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from model.registry import (
+    BACKTEST,
+    BEATS_BEST_RULE,
+    BEST_RULE,
+    CHALLENGER,
+    CHAMPION,
+    DATASET_ARTIFACT,
+    EVALUATION_DIR,
+    EVALUATION_PAGE,
+    FEATURES_ARTIFACT,
+    GATE_RESULTS,
+    GATES_PASSED,
+    GATES_TAG,
+    GRID_ARTIFACT,
+    LIFT_OVER_BEST_RULE,
+    MODEL_ARTIFACT,
+    MONITORING_ARTIFACT,
+    MONITORING_ARTIFACT_DIR,
+    MONITORING_EXPERIMENT,
+    NEEDS_RETRAINING,
+    PREVIOUS_CHAMPION,
+    REFERENCE_ARTIFACT,
+    RUN_ID,
+    TRAIN_WINDOW,
+    TRAINED_AT,
+    metric_key,
+    model_uri,
+    ranker_key,
+    tracking_client,
+)
 from model.settings import Settings
 from training.pipeline import TrainResult, feature_list, promotion_gates
-
-EXPERIMENT = "fravaersradar"
-CHAMPION, CHALLENGER = "champion", "challenger"
 
 
 def mlflow_client(settings: Settings):
     """Point MLflow at the settings' tracking store; create the experiment with its artifacts
-    under EWS_HOME (never the working directory)."""
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    logging.getLogger("mlflow").setLevel(logging.ERROR)
-    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
-    import mlflow
-    from mlflow import MlflowClient
-
-    from model.files import private_dir, private_file, sqlite_file
-
-    if (path := sqlite_file(settings.tracking_uri)) is not None:
-        private_file(path)  # the registry holds evaluation figures per school: owner-only
-    private_dir(settings.artifact_root)
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    client = MlflowClient(settings.tracking_uri)
-    if client.get_experiment_by_name(EXPERIMENT) is None:
-        client.create_experiment(EXPERIMENT, artifact_location=settings.artifact_root.as_uri())
-    mlflow.set_experiment(EXPERIMENT)
-    return client
+    under EWS_HOME (never the working directory). model.registry.tracking_client."""
+    return tracking_client(settings)
 
 
 def current_champion(settings: Settings, client=None):
@@ -53,7 +61,7 @@ def current_champion(settings: Settings, client=None):
         mv = client.get_model_version_by_alias(settings.registered_model_name, CHAMPION)
     except Exception:  # noqa: BLE001 - no registered model or no alias yet
         return None, None
-    return mv.version, mlflow.sklearn.load_model(f"models:/{settings.registered_model_name}/{mv.version}")
+    return mv.version, mlflow.sklearn.load_model(model_uri(settings.registered_model_name, mv.version))
 
 
 @dataclass
@@ -105,18 +113,17 @@ def log_and_register(result: TrainResult, settings: Settings) -> TrainOutcome:
         _log_folds(result, settings)
         mlflow.log_metrics(result.metrics())
         mlflow.log_metrics({f"rows.{k}": float(v) for k, v in result.counts.items()})
-        mlflow.log_dict({"features": feature_list()}, "features.json")
+        mlflow.log_dict({"features": feature_list()}, FEATURES_ARTIFACT)
         if result.reference:  # bins and proportions over the training window, for ews monitor
             # compact: log_dict's indentation more than doubles it (0.7 MB for 12 schools)
-            mlflow.log_text(json.dumps(result.reference, separators=(",", ":")),
-                            "monitoring/reference.json")
+            mlflow.log_text(json.dumps(result.reference, separators=(",", ":")), REFERENCE_ARTIFACT)
         mlflow.log_dict({"split": {k: [str(d) for d in v] for k, v in
                                    (("train", result.split.train), ("calibration", result.split.calibration),
                                     ("test", result.split.test))},
-                         "label": result.spec.__dict__}, "dataset.json")
+                         "label": result.spec.__dict__}, DATASET_ARTIFACT)
         example = _input_example(result)
         signature = infer_signature(example, result.model.predict_proba(example.to_numpy())[:, 1])
-        info = mlflow.sklearn.log_model(result.model, name="model", serialization_format="cloudpickle",
+        info = mlflow.sklearn.log_model(result.model, name=MODEL_ARTIFACT, serialization_format="cloudpickle",
                                         signature=signature, input_example=example)
         version = mlflow.register_model(info.model_uri, name).version
         # The model card (issue 7): its evaluation and the rendered card, with the version.
@@ -128,7 +135,7 @@ def log_and_register(result: TrainResult, settings: Settings) -> TrainOutcome:
 
             extra = _shap_plots(result, Path(tmp))
             write_report(result, Path(tmp), gates, version=f"v{version}", extra_plots=extra)
-            mlflow.log_artifacts(tmp, "evaluation")
+            mlflow.log_artifacts(tmp, EVALUATION_DIR)
         run_id = run.info.run_id
     alias = CHAMPION if gates.passed else CHALLENGER
     client.set_registered_model_alias(name, alias, version)
@@ -136,19 +143,19 @@ def log_and_register(result: TrainResult, settings: Settings) -> TrainOutcome:
         from training.promotion import Move, record_move
 
         record_move(client, name, Move("train", str(version), champion_version), "cli:train")
-    for key, value in {"gates": " | ".join(gates.reasons), "train_window": "..".join(result.train_window),
-                       "gates_passed": "true" if gates.passed else "false",
-                       "gate_results": json.dumps(gates.results, separators=(",", ":")),
-                       "beats_best_rule": "true" if result.beats_best_rule else "false",
-                       "backtest": json.dumps(result.backtest(), separators=(",", ":")),
-                       "lift_over_best_rule": f"{result.lift:.3f}", "best_rule": result.best_rule,
-                       "run_id": run_id, "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                       "previous_champion": str(champion_version or "")}.items():
+    for key, value in {GATES_TAG: " | ".join(gates.reasons), TRAIN_WINDOW: "..".join(result.train_window),
+                       GATES_PASSED: "true" if gates.passed else "false",
+                       GATE_RESULTS: json.dumps(gates.results, separators=(",", ":")),
+                       BEATS_BEST_RULE: "true" if result.beats_best_rule else "false",
+                       BACKTEST: json.dumps(result.backtest(), separators=(",", ":")),
+                       LIFT_OVER_BEST_RULE: f"{result.lift:.3f}", BEST_RULE: result.best_rule,
+                       RUN_ID: run_id, TRAINED_AT: datetime.now(UTC).isoformat(timespec="seconds"),
+                       PREVIOUS_CHAMPION: str(champion_version or "")}.items():
         client.set_model_version_tag(name, version, key, value)
     report_copy = settings.home_dir / "reports" / f"v{version}"
     _download(client, run_id, report_copy)
     return TrainOutcome(str(version), run_id, gates.passed, gates.reasons, result.metrics(),
-                        report_copy / "evaluation.html")
+                        report_copy / EVALUATION_PAGE)
 
 
 def _champion_record(client, settings: Settings, version, model):
@@ -159,16 +166,16 @@ def _champion_record(client, settings: Settings, version, model):
         return None
     tags = dict(client.get_model_version(settings.registered_model_name, version).tags or {})
     end = None
-    if "train_window" in tags and ".." in tags["train_window"]:
+    if TRAIN_WINDOW in tags and ".." in tags[TRAIN_WINDOW]:
         from datetime import date
 
         try:
-            end = date.fromisoformat(tags["train_window"].split("..")[1])
+            end = date.fromisoformat(tags[TRAIN_WINDOW].split("..")[1])
         except ValueError:
             end = None
     precision = None
     try:
-        folds = json.loads(tags.get("backtest") or "[]")
+        folds = json.loads(tags.get(BACKTEST) or "[]")
         values = [f["precision"] for f in folds if f.get("precision") is not None]
         precision = float(np.mean(values)) if values else None
     except (ValueError, TypeError, KeyError):
@@ -189,14 +196,13 @@ def _log_folds(result: TrainResult, settings: Settings) -> None:
                                **{f"chosen.{k}": v for k, v in result.chosen.items()}})
             metrics = {}
             for name, row in f.comparison.iterrows():
-                key = str(name).replace(":", ".")
                 for metric in ("roc_auc", "precision_at_capacity", "lead_share", "lead_median_weeks"):
                     if row[metric] == row[metric]:
-                        metrics[f"{key}.{metric}"] = float(row[metric])
+                        metrics[metric_key(name, metric)] = float(row[metric])
             metrics.update({f"calibration.{k}": v for k, v in f.calibration.items()})
             mlflow.log_metrics(metrics)
     if result.grid:
-        mlflow.log_dict({"grid": result.grid, "chosen": result.chosen}, "grid.json")
+        mlflow.log_dict({"grid": result.grid, "chosen": result.chosen}, GRID_ARTIFACT)
 
 
 def _shap_plots(result: TrainResult, out: Path) -> dict[str, Path]:
@@ -221,8 +227,8 @@ def _shap_plots(result: TrainResult, out: Path) -> dict[str, Path]:
 
 def _download(client, run_id: str, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
-    client.download_artifacts(run_id, "evaluation", str(dest.parent / ".dl"))
-    src = dest.parent / ".dl" / "evaluation"
+    client.download_artifacts(run_id, EVALUATION_DIR, str(dest.parent / ".dl"))
+    src = dest.parent / ".dl" / EVALUATION_DIR
     for f in src.iterdir():
         f.replace(dest / f.name)
     src.rmdir()
@@ -245,23 +251,19 @@ def version_summary(settings: Settings, version: str | None = None) -> dict:
 
 # -- monitoring and erasure (issue 7) ------------------------------------------------------------
 
-MONITORING_EXPERIMENT = "monitoring"
-NEEDS_RETRAINING = "needs_retraining"
-
-
 def log_monitoring(settings: Settings, summary: dict, psi: pd.DataFrame, schools: pd.DataFrame,
                    precision: pd.DataFrame) -> str:
-    """Log one monitoring run to the "monitoring" experiment (aggregates only: PSI per column and
+    """Log one monitoring run to the monitoring experiment (aggregates only: PSI per column and
     scope, shares per school, realised precision per ranker); returns the run id."""
     import mlflow
 
     client = mlflow_client(settings)
     experiment = client.get_experiment_by_name(MONITORING_EXPERIMENT)
     experiment_id = (experiment.experiment_id if experiment is not None else client.create_experiment(
-        MONITORING_EXPERIMENT, artifact_location=(settings.artifact_root / "monitoring").as_uri()))
+        MONITORING_EXPERIMENT, artifact_location=(settings.artifact_root / MONITORING_ARTIFACT_DIR).as_uri()))
     judged = psi.loc[psi["judged"].isna() & (psi["scope"] == "all")]
     metrics = {f"psi.{r.name}": float(r.psi) for r in judged.itertuples() if r.psi == r.psi}
-    metrics |= {f"precision.{r.ranker.replace(':', '.')}": float(r.precision)
+    metrics |= {f"precision.{ranker_key(r.ranker)}": float(r.precision)
                 for r in precision.itertuples() if r.precision == r.precision}
     metrics["psi.max"] = float(summary["max_psi"]) if summary.get("max_psi") is not None else 0.0
     with mlflow.start_run(experiment_id=experiment_id,
@@ -270,7 +272,7 @@ def log_monitoring(settings: Settings, summary: dict, psi: pd.DataFrame, schools
                          "status": summary["status"]})
         mlflow.log_metrics(metrics)
         mlflow.log_dict({"summary": summary, "psi": _records(psi), "schools": _records(schools),
-                         "precision": _records(precision)}, "monitoring.json")
+                         "precision": _records(precision)}, MONITORING_ARTIFACT)
     return run.info.run_id
 
 

@@ -1,16 +1,13 @@
-"""FastAPI dependencies: settings, store, champion, the caller - and every scoping rule.
+"""FastAPI dependencies: settings, store, champion, the caller, and the scoped objects.
 
-Handlers declare what they need with the `Annotated` aliases below; who may see what is decided
-here and only here:
+Handlers declare what they need with the `Annotated` aliases below. Who may see what is
+serving.scope's policy (the team pages use the same); here it becomes dependencies:
 - roles: `Reader` (school, team, analyst, admin), `TeamReader` (team, analyst, admin),
   `Reviewer` (team), `RegisterWriter` (school, admin), `Admin`, `ModelManager` (analyst, admin),
   `KpiReader` (municipality, analyst, admin); the municipality role reaches nothing but its
-  allow-listed aggregate routes (serving.auth.MUNICIPALITY_PATHS);
-- school scope: a school or team token sees only its own school. Anything outside it - another
-  school's pupil, list or flag, and equally one that does not exist - gets the one `forbidden`
-  answer, byte for byte the same, so nothing about existence leaks. Analysts and admins see every
-  school and get 404 for what does not exist.
-A CPR number given as pupil id is pseudonymised here, before any lookup.
+  allow-listed aggregate routes (serving.scope.refuse_beyond_aggregates);
+- school scope: a pupil, list or flag outside a school or team token's school gets the same 403
+  as one that does not exist (serving.scope.refuse).
 """
 
 from __future__ import annotations
@@ -23,18 +20,25 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from model.calendar import iso_week, school_year_of
-from model.pseudonym import pseudonymise
-from model.records import flag_lists
 from model.settings import Settings
 from serving import audit
-from serving.api.problems import ApiProblem, forbidden, not_found, role_forbidden, unauthorized
-from serving.api.risk import Enrolment, RiskService, StoreSnapshot
-from serving.api.schemas import RegisterPush, pupil_id_rule, school_id_rule
+from serving.api.schemas import RegisterPush
 from serving.auth import Principal, authenticate
 from serving.champion import ChampionHolder, ServedModel
+from serving.problems import ApiProblem, forbidden, not_found, role_forbidden, unauthorized
+from serving.risk import Enrolment, RiskService, StoreSnapshot
+from serving.scope import (
+    enrolled_in_scope,
+    flag_in_scope,
+    pupil_id_rule,
+    refuse,
+    refuse_beyond_aggregates,
+    school_id_rule,
+)
+from serving.stored_lists import newest_week
 
 bearer = HTTPBearer(auto_error=False, description="a token from `ews token create`")
 
@@ -124,13 +128,6 @@ def current_principal(request: Request, engine: EngineDep,
     return principal
 
 
-def refuse_beyond_aggregates(request: Request, principal: Principal) -> None:
-    """403 for an aggregate-only role (municipality) anywhere but its allow-listed routes."""
-    route = request.scope.get("route")
-    if not principal.may_reach(getattr(route, "path", None)):
-        raise role_forbidden(principal.role, ("school", "team", "analyst", "admin"))
-
-
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
@@ -190,20 +187,6 @@ SchoolIdPath = Annotated[str, Path(min_length=1, max_length=64,
                          AfterValidator(school_id_rule)]
 
 
-def _refuse(principal: Principal, detail: str) -> ApiProblem:
-    """Outside the scope or absent: the same 403 for a school-scoped token, 404 for the rest."""
-    return forbidden() if principal.school_scoped else not_found(detail)
-
-
-def _enrolled_in_scope(principal: Principal, service: RiskService, key: bytes,
-                       pupil_id: str, school_year: str) -> Enrolment:
-    pupil = pseudonymise(pupil_id, key)
-    enrolment = service.enrolment(pupil, school_year)
-    if enrolment is None or not principal.sees_school(enrolment.school_id):
-        raise _refuse(principal, f"No such pupil enrolled in {school_year}.")
-    return enrolment
-
-
 @dataclass(frozen=True)
 class PupilAt:
     """A pupil within the caller's scope, at an as-of date."""
@@ -220,11 +203,11 @@ def pupil_at(pupil_id: PupilIdPath, principal: Reader, service: ServiceDep,
     """The pupil at the as-of date (its school year decides the school), if in scope."""
     if as_of is None:
         if snap.latest_day is None:
-            raise _refuse(principal, "Nothing is registered yet.")
+            raise refuse(principal, "Nothing is registered yet.")
         as_of = snap.latest_day
     if as_of > date.today():
         raise ApiProblem(422, "invalid-request", f"as_of {as_of} is in the future.")
-    return PupilAt(_enrolled_in_scope(principal, service, key, pupil_id,
+    return PupilAt(enrolled_in_scope(principal, service, key, pupil_id,
                                       school_year_of(as_of)), as_of)
 
 
@@ -238,12 +221,12 @@ def pupil_in_year(pupil_id: PupilIdPath, principal: Reader, service: ServiceDep,
     """The pupil's enrolment in a school year, if in scope."""
     if school_year is None:
         if snap.latest_day is None:
-            raise _refuse(principal, "Nothing is registered yet.")
+            raise refuse(principal, "Nothing is registered yet.")
         school_year = school_year_of(snap.latest_day)
     start = int(school_year[:4])
     if (start + 1) % 100 != int(school_year[5:]):
         raise ApiProblem(422, "invalid-request", "school_year must look like 2024/25.")
-    return _enrolled_in_scope(principal, service, key, pupil_id, school_year)
+    return enrolled_in_scope(principal, service, key, pupil_id, school_year)
 
 
 ScopedPupilAt = Annotated[PupilAt, Depends(pupil_at)]
@@ -266,9 +249,7 @@ def school_week(school_id: SchoolIdPath, principal: TeamReader, engine: EngineDe
     if not principal.sees_school(school_id):
         raise forbidden()
     if week is None:
-        with engine.connect() as conn:
-            week = conn.execute(select(func.max(flag_lists.c.week)).where(
-                flag_lists.c.school_id == school_id)).scalar()
+        week = newest_week(engine, school_id)
         if week is None:
             raise not_found("No flag list is stored for this school.")
     else:
@@ -286,28 +267,17 @@ FlagIdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 LanguageQuery = Annotated[str, Query(pattern="^(da|en)$", description="language of the reasons")]
 
 
-def _flag_in_scope(principal: Principal, engine: Engine, flag_id: int, language: str,
-                   school_id: str | None = None) -> dict:
-    from serving.flags import stored_flag
-
-    flag = stored_flag(engine, flag_id, language)
-    if flag is None or not principal.sees_school(flag["school_id"]) or (
-            school_id is not None and flag["school_id"] != school_id):
-        raise _refuse(principal, "No such flag.")
-    return flag
-
-
 def school_flag(school_id: SchoolIdPath, flag_id: FlagIdPath, principal: TeamReader,
                 engine: EngineDep, lang: LanguageQuery = "da") -> dict:
     """A stored flag of this school, within the caller's scope."""
     if not principal.sees_school(school_id):
         raise forbidden()
-    return _flag_in_scope(principal, engine, flag_id, lang, school_id)
+    return flag_in_scope(principal, engine, flag_id, lang, school_id)
 
 
 def reviewable_flag(flag_id: FlagIdPath, principal: Reviewer, engine: EngineDep) -> dict:
     """A stored flag of the team's own school."""
-    return _flag_in_scope(principal, engine, flag_id, "da")
+    return flag_in_scope(principal, engine, flag_id, "da")
 
 
 ScopedFlag = Annotated[dict, Depends(school_flag)]
@@ -325,25 +295,3 @@ def register_push(push: RegisterPush, principal: RegisterWriter,
 
 
 ScopedRegisterPush = Annotated[RegisterPush, Depends(register_push)]
-
-
-# -- the same scoping rules for the team pages (serving.pages), which authenticate by cookie ---
-
-
-def refuse(principal: Principal, detail: str) -> ApiProblem:
-    """The refusal for something outside the caller's scope or absent (see the module
-    docstring): one 403 for school-scoped tokens, 404 for the rest."""
-    return _refuse(principal, detail)
-
-
-def enrolled_in_scope(principal: Principal, service: RiskService, key: bytes, pupil_id: str,
-                      school_year: str) -> Enrolment:
-    """The pupil (a pseudonym or CPR number) enrolled in `school_year`, if within the caller's
-    scope; raises `refuse`'s problem otherwise."""
-    return _enrolled_in_scope(principal, service, key, pupil_id, school_year)
-
-
-def flag_in_scope(principal: Principal, engine: Engine, flag_id: int,
-                  language: str = "da") -> dict:
-    """A stored flag within the caller's scope; raises `refuse`'s problem otherwise."""
-    return _flag_in_scope(principal, engine, flag_id, language)

@@ -81,7 +81,7 @@ class FlagListCache:
 
     def get(self, school_id: str, week: str, language: str) -> RenderedList | None:
         """The list rendered in `language`, current with the store; None if there is none."""
-        from serving.flags import stored_flag_list
+        from serving.stored_lists import stored_flag_list
 
         key = (school_id, week, language)
         with self._lock:

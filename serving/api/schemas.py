@@ -11,26 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from model.identifiers import cpr_digits, id_problem
 from model.records import DECISIONS, ROLES
-
-
-def school_id_rule(value: str) -> str:
-    """The data contract's identifier rule for a school id in a request (422 otherwise)."""
-    rule = id_problem(value, unicode_letters=True)
-    if rule is not None:
-        raise ValueError(f"school_id {rule} (letters, digits and - _ . : only)")
-    return value
-
-
-def pupil_id_rule(value: str) -> str:
-    """A pupil id in a request: a CPR number in any notation, or an id by the contract's rule."""
-    if cpr_digits(value) is None:
-        rule = id_problem(value)
-        if rule is not None:
-            raise ValueError(f"pupil_id {rule} (letters, digits and - _ . : only, or a CPR "
-                             "number)")
-    return value
+from serving.scope import pupil_id_rule, school_id_rule
 
 
 def _iso_date_only(value):

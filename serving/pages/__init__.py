@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 
 def install(app: FastAPI) -> None:
-    """Mount the pages on the API's app (create_app calls this)."""
+    """Mount the pages on the app (serving.app.create_app calls this, after the API)."""
     from serving.pages.registry import ArtifactCache
     from serving.pages.render import STATIC
     from serving.pages.routes import PREFIX, router

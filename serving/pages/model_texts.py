@@ -8,6 +8,7 @@ page never shows the English line `ews train` printed.
 
 from __future__ import annotations
 
+from model.registry import CHAMPION
 from model.versions import Gate
 from serving.pages.texts import number
 
@@ -53,10 +54,10 @@ PLOT_WORDS = {
            "shap_groups": "SHAP: importance per reason",
            "shap_dependence": "SHAP dependence: {feature}"},
 }
-RANKER_WORDS = {"da": {"model": "modellen", "champion": "den nuværende champion",
+RANKER_WORDS = {"da": {"model": "modellen", CHAMPION: "den nuværende champion",
                         "logistic_baseline": "logistisk regression (sammenligning)",
                         "oracle": "orakel (generatorens sande risiko)"},
-                "en": {"model": "the model", "champion": "the current champion",
+                "en": {"model": "the model", CHAMPION: "the current champion",
                        "logistic_baseline": "logistic regression (baseline)",
                        "oracle": "oracle (the generator's true risk)"}}
 FOLD_WORDS = {"da": {"autumn": "efterår", "winter": "vinter", "spring": "forår"},
@@ -132,9 +133,9 @@ _GATE_DA = {
                      "(krav: mindst {threshold}×)",
     ("calibration", True): "Kalibreringsfejlen {value} er inden for grænsen {threshold}",
     ("calibration", False): "Kalibreringsfejlen {value} er over grænsen {threshold}",
-    ("champion", True): "Mindst lige så god som den nuværende champion (præcision {value} mod "
+    (CHAMPION, True): "Mindst lige så god som den nuværende champion (præcision {value} mod "
                         "{threshold})",
-    ("champion", False): "Dårligere end den nuværende champion (præcision {value} mod "
+    (CHAMPION, False): "Dårligere end den nuværende champion (præcision {value} mod "
                          "{threshold})",
 }
 _GATE_EN = {
@@ -144,12 +145,12 @@ _GATE_EN = {
                      "rule's (gate: at least {threshold}x)",
     ("calibration", True): "Calibration error {value} within {threshold}",
     ("calibration", False): "Calibration error {value} exceeds {threshold}",
-    ("champion", True): "At least as good as the current champion (precision {value} against "
+    (CHAMPION, True): "At least as good as the current champion (precision {value} against "
                         "{threshold})",
-    ("champion", False): "Worse than the current champion (precision {value} against "
+    (CHAMPION, False): "Worse than the current champion (precision {value} against "
                          "{threshold})",
 }
-_DECIMALS = {"lift": 2, "calibration": 3, "champion": 3}
+_DECIMALS = {"lift": 2, "calibration": 3, CHAMPION: 3}
 
 
 def gate_sentence(gate: Gate, language: str) -> str:

@@ -12,13 +12,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from model.registry import CHAMPION, EVALUATION_DIR, FAIRNESS_TABLE, registry_client, split_metric_key
 from model.settings import Settings
 from model.versions import VersionFacts, read_versions, version_facts
-from serving.champion import CHAMPION, registry_client
 
-EVALUATION = "evaluation"  # the artifact folder training/tracking.py logs the report to
 PLOT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}\.png$")
-FAIRNESS_TABLE = "fairness.csv"  # per group: grouping, group, selection_rate, precision, recall
 RANKER_METRICS = ("precision_at_capacity", "recall_at_capacity", "lead_time_median_weeks",
                   "detected_before_onset", "roc_auc")
 MAX_CHALLENGERS = 5
@@ -43,9 +41,9 @@ class VersionView:
         first: metrics are logged as `<ranker>.<metric>` (e.g. `rule.days_4_last_month.roc_auc`)."""
         found: dict[str, dict[str, float]] = {}
         for key, value in self.metrics.items():
-            for metric in RANKER_METRICS:
-                if key.endswith("." + metric):
-                    found.setdefault(key[: -len(metric) - 1], {})[metric] = value
+            if (ranker_metric := split_metric_key(key, RANKER_METRICS)) is not None:
+                ranker, metric = ranker_metric
+                found.setdefault(ranker, {})[metric] = value
         return sorted(found.items(), key=lambda kv: (kv[0] != "model", kv[0]))
 
     def with_prefix(self, prefix: str) -> list[tuple[str, float]]:
@@ -92,7 +90,7 @@ def registry_versions(settings: Settings) -> list[VersionView]:
             try:
                 metrics = dict(client.get_run(mv.run_id).data.metrics)
                 plots = sorted(Path(a.path).name for a in
-                               client.list_artifacts(mv.run_id, EVALUATION)
+                               client.list_artifacts(mv.run_id, EVALUATION_DIR)
                                if PLOT_NAME.match(Path(a.path).name))
             except Exception:  # noqa: BLE001 - a version registered without its run
                 pass
@@ -122,11 +120,11 @@ class ArtifactCache:
         client = registry_client(settings)
         try:
             mv = client.get_model_version(settings.registered_model_name, version)
-            names = {Path(a.path).name for a in client.list_artifacts(mv.run_id, EVALUATION)}
+            names = {Path(a.path).name for a in client.list_artifacts(mv.run_id, EVALUATION_DIR)}
             if name not in names:
                 return None
             with tempfile.TemporaryDirectory(prefix="ews-plot-") as tmp:
-                path = client.download_artifacts(mv.run_id, f"{EVALUATION}/{name}", tmp)
+                path = client.download_artifacts(mv.run_id, f"{EVALUATION_DIR}/{name}", tmp)
                 data = Path(path).read_bytes()
         except Exception:  # noqa: BLE001 - unknown version or unreadable artifacts
             return None

@@ -1,9 +1,9 @@
 """The team pages' routes under /pages: login and logout, the week's list (with Excel and print),
 one pupil, the team's decision, and the analysts' model page.
 
-Every page is a second face of the API's services: scoping comes from serving.api.deps (another
+Every page is a second face of the API's services: scoping comes from serving.scope (another
 school's pupil gets exactly the page an unknown pupil gets), lists from the same FlagListCache,
-risk and history from the same RiskService, decisions from serving.flags.record_review, and every
+risk and history from the same RiskService, decisions from serving.stored_lists.record_review, and every
 view, export and decision is written to the audit log with the API's actions.
 """
 
@@ -29,9 +29,6 @@ from model.pseudonym import pseudonymise
 from model.records import DECISIONS
 from model.store import schools
 from serving import audit
-from serving.api.deps import enrolled_in_scope, flag_in_scope, refuse
-from serving.api.problems import ApiProblem, forbidden, not_found
-from serving.api.schemas import pupil_id_rule, school_id_rule
 from serving.auth import Principal, authenticate, open_session
 from serving.monitoring import latest_monitoring
 from serving.pages import charts, views
@@ -66,6 +63,8 @@ from serving.pages.texts import (
     percent,
     risk_percent,
 )
+from serving.problems import ApiProblem, forbidden, not_found
+from serving.scope import enrolled_in_scope, flag_in_scope, pupil_id_rule, refuse, school_id_rule
 
 PREFIX = "/pages"
 LIST_ROLES = ("team", "analyst", "admin")
@@ -319,7 +318,7 @@ async def flag_list_page(request: Request, principal: PagePrincipal, school_id: 
 
 def _export(request: Request, principal: Principal, school_id: str, week: str | None,
             fmt: str) -> tuple[dict[str, Any], str]:
-    from serving.flags import stored_flag_list
+    from serving.stored_lists import stored_flag_list
 
     language = language_of(request)
     chosen, _ = _school_week(request, principal, school_id, week)
@@ -380,7 +379,7 @@ async def review_flag(request: Request, principal: PagePrincipal,
                       next: Annotated[str, Form(max_length=2000)] = "") -> Response:
     """Record the team's coded decision about a flag of its own school, as the API's POST
     /v1/flags/{id}/review does, and go back to where the form was (the list shows it at once)."""
-    from serving.flags import record_review
+    from serving.stored_lists import record_review
 
     check_form(request, csrf)
     require(principal, REVIEW_ROLES)

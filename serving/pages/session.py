@@ -56,7 +56,7 @@ def page_principal(request: Request) -> Principal:
     if principal is None:
         raise LoginRequired()
     request.state.principal = principal
-    from serving.api.deps import refuse_beyond_aggregates
+    from serving.scope import refuse_beyond_aggregates
 
     refuse_beyond_aggregates(request, principal)
     return principal

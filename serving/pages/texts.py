@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from model.registry import CHALLENGER, CHAMPION
 from serving.exports import (
     BAND_WORDS,
     DECISION_WORDS,
@@ -111,7 +112,7 @@ UI = {
         "share_concerning": "Andel allerede bekymrende", "score_psi": "PSI for risiko",
         "realised": "Realiseret præcision af tidligere lister (udfald kendt)",
         "lists": "Lister", "listed": "Listede", "positives": "Blev bekymrende",
-        "model_title": "Modeller", "champion": "Champion (i brug)", "challengers": "Udfordrere",
+        "model_title": "Modeller", CHAMPION: "Champion (i brug)", "challengers": "Udfordrere",
         "version": "Version", "trained_at": "Trænet", "train_window": "Træningsvindue",
         "gates": "Godkendelseskrav", "lift": "Præcision i forhold til bedste regel",
         "best_rule": "Bedste regel", "ranker": "Rangering",
@@ -155,8 +156,8 @@ UI = {
         "versions_intro": "Kun til læsning. En analytiker sætter en version i drift med "
                           "ews promote VERSION --reason TEKST og går tilbage til den forrige med "
                           "ews rollback; begge skrives i revisionsloggen.",
-        "role": "Rolle", "alias_words": {"champion": "champion (i brug)",
-                                         "challenger": "udfordrer"},
+        "role": "Rolle", "alias_words": {CHAMPION: "champion (i brug)",
+                                         CHALLENGER: "udfordrer"},
         "lift_short": "Løft over bedste regel", "ece_short": "Kalibreringsfejl (ECE)",
         "folds": "Testperioder", "verdict": "Godkendt",
         "verdict_words": {True: "ja", False: "nej", None: "–"},
@@ -226,7 +227,7 @@ UI = {
         "share_concerning": "Share already concerning", "score_psi": "PSI of the risk",
         "realised": "Realised precision of past lists (outcome known)",
         "lists": "Lists", "listed": "Listed", "positives": "Became concerning",
-        "model_title": "Models", "champion": "Champion (in use)", "challengers": "Challengers",
+        "model_title": "Models", CHAMPION: "Champion (in use)", "challengers": "Challengers",
         "version": "Version", "trained_at": "Trained", "train_window": "Training window",
         "gates": "Promotion gates", "lift": "Precision relative to the best rule",
         "best_rule": "Best rule", "ranker": "Ranking",
@@ -270,8 +271,8 @@ UI = {
         "versions_intro": "Read only. An analyst makes a version the champion with "
                           "ews promote VERSION --reason TEXT and goes back to the previous one "
                           "with ews rollback; both are written to the audit log.",
-        "role": "Role", "alias_words": {"champion": "champion (in use)",
-                                        "challenger": "challenger"},
+        "role": "Role", "alias_words": {CHAMPION: "champion (in use)",
+                                        CHALLENGER: CHALLENGER},  # in English: the alias by its name
         "lift_short": "Lift over the best rule", "ece_short": "Calibration error (ECE)",
         "folds": "Test windows", "verdict": "Passed",
         "verdict_words": {True: "yes", False: "no", None: "–"},

@@ -189,7 +189,7 @@ def pupil_reviews(engine: Engine, pupil_id: str, school_id: str) -> list[dict[st
 def latest_flags(engine: Engine, pupil_id: str, school_id: str) -> list[dict[str, Any]]:
     """The pupil's flag on the school's newest stored list that has the pupil (id, week,
     section, also), for the one decision form: the first section that applies, as the list
-    shows it (serving.flags.one_row_per_pupil)."""
+    shows it (serving.stored_lists.one_row_per_pupil)."""
     with engine.connect() as conn:
         rows = conn.execute(
             select(flags.c.id, flags.c.section, flag_lists.c.week)

@@ -31,7 +31,7 @@ def bare(store_url, tmp_path):
 
     from model.settings import Settings
     from model.store import open_store, schools
-    from serving.api.app import create_app
+    from serving.app import create_app
     from serving.auth import create_token
     from serving.champion import ChampionHolder
 

@@ -58,7 +58,7 @@ def test_a_nul_in_a_page_path_is_an_error_page_not_a_500(bare):
 
 
 def test_the_log_mask_sees_a_cpr_number_split_by_a_nul():
-    from serving.api.problems import masked
+    from serving.problems import masked
 
     for text in ("'240418\\x009705'", "240418\x009705", "２４０４１８－９７０５",
                  "24.04.18 9705", "240418_9705"):
@@ -69,7 +69,7 @@ def test_the_log_mask_sees_a_cpr_number_split_by_a_nul():
 def test_an_unexpected_error_is_logged_with_the_cpr_number_masked(caplog):
     from starlette.requests import Request
 
-    from serving.api.problems import internal_error
+    from serving.problems import internal_error
 
     request = Request({"type": "http", "method": "GET", "path": "/v1/x", "headers": [],
                        "query_string": b""})
@@ -82,7 +82,7 @@ def test_an_unexpected_error_is_logged_with_the_cpr_number_masked(caplog):
 
 
 def test_the_mask_keeps_dates_and_times_readable():
-    from serving.api.problems import masked
+    from serving.problems import masked
 
     for text in ("2024-11-04 12:30:01", "from 2024-11-04 to 2024-11-08", "week 2024-W46"):
         assert masked(text) == text

@@ -162,7 +162,7 @@ def client(world):
     """A TestClient on the app (lifespan run: the champion loaded from the registry)."""
     from fastapi.testclient import TestClient
 
-    from serving.api.app import create_app
+    from serving.app import create_app
 
     app = create_app(world.settings, poll_seconds=0)
     with TestClient(app) as c:

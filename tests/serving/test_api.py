@@ -378,13 +378,18 @@ def test_metrics_count_by_template(world, client):
     client.get("/no/such/path")
     text = client.get("/metrics").text
     risk = "/v1/pupils/{pupil_id}/risk"
-    assert f'ews_http_requests_total{{method="GET",path="{risk}",status="200"}}' in text
-    assert 'path="unmatched",status="404"' in text
-    assert f'ews_http_request_duration_seconds_bucket{{path="{risk}",le="+Inf"}}' in text
-    assert f'ews_model_info{{version="{world.versions[0]}"}} 1' in text
-    served = [line for line in text.splitlines()
-              if line.startswith('ews_scores_served_total{kind="risk"}')]
-    assert int(served[0].split()[-1]) >= 1
+    # Read as Prometheus reads it (prometheus_client writes labels sorted and values as floats).
+    from prometheus_client.parser import text_string_to_metric_families
+
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    assert samples[("ews_http_requests_total",
+                    (("method", "GET"), ("path", risk), ("status", "200")))] >= 1
+    assert samples[("ews_http_requests_total",
+                    (("method", "GET"), ("path", "unmatched"), ("status", "404")))] >= 1
+    assert samples[("ews_http_request_duration_seconds_bucket", (("le", "+Inf"), ("path", risk)))] >= 1
+    assert samples[("ews_model_info", (("version", world.versions[0]),))] == 1
+    assert samples[("ews_scores_served_total", (("kind", "risk"),))] >= 1
     assert pupil not in text and pseudonymise(pupil, KEY.encode()) not in text
 
 

@@ -10,7 +10,7 @@ import time
 import httpx
 from fastapi.testclient import TestClient
 
-from serving.api.app import create_app
+from serving.app import create_app
 from serving.champion import ChampionHolder, MlflowRegistry, RegistryUnavailable
 from tests.serving.conftest import promote, served
 
@@ -165,7 +165,7 @@ def test_the_service_limits_openmp_threads(world, monkeypatch):
     thread; `ews serve` also sets OMP_NUM_THREADS and OPENBLAS_NUM_THREADS before loading)."""
     from threadpoolctl import threadpool_info, threadpool_limits
 
-    from serving.api import risk
+    from serving import risk
 
     threadpool_limits(2)
     seen = []

@@ -16,7 +16,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 
-from serving.api.app import create_app
+from serving.app import create_app
 
 ACCEPTED = {200, 201, 400, 401, 403, 404, 422, 503}
 OPERATIONS = [

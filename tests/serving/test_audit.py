@@ -151,7 +151,7 @@ def test_cli_score_export_is_audited(world, cli_env, tmp_path):  # noqa: F811
 def test_a_cpr_number_in_a_request_is_never_logged(world, caplog, capfd):
     """Through a real uvicorn with its access log switched on (the redaction must hold even
     then), every log record, standard output and error are searched for the CPR numbers."""
-    from serving.api.app import create_app
+    from serving.app import create_app
     from tests.factories import cpr_number
 
     caplog.set_level(logging.DEBUG)

@@ -30,14 +30,8 @@ from model.settings import Settings
 from model.store import STATUS_CODES, open_store
 from serving.champion import Champion
 from serving.exports import flag_list_csv, flag_list_html, flag_list_xlsx
-from serving.flags import (
-    as_dict,
-    build_weekly_lists,
-    record_review,
-    score_week,
-    stored_flag,
-    stored_flag_list,
-)
+from serving.flags import as_dict, build_weekly_lists, score_week
+from serving.stored_lists import record_review, stored_flag, stored_flag_list
 from tests.municipality import small_municipality
 
 GOLDEN = Path(__file__).with_name("golden")

@@ -30,7 +30,7 @@ def test_flags_into_a_nested_out_folder_that_does_not_exist(world, tmp_path):
 def test_flags_into_a_relative_out_folder(world, tmp_path):
     """`--out lists/` as the README writes it: relative to the working directory."""
     from serving.exports import export_flag_lists
-    from serving.flags import stored_flag_list
+    from serving.stored_lists import stored_flag_list
 
     stored = stored_flag_list(world.engine, "S1", FLAG_WEEK, "da")
     cwd = os.getcwd()

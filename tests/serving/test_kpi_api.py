@@ -25,7 +25,7 @@ OPEN = {"/health", "/metrics", "/v1/model/card", "/", "/pages/login", "/pages/lo
 
 @pytest.fixture(scope="module")
 def app(world):
-    from serving.api.app import create_app
+    from serving.app import create_app
 
     return create_app(world.settings, poll_seconds=0, warm=False)
 

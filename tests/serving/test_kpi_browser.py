@@ -22,7 +22,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def town_site(tmp_path_factory, chromium):  # noqa: F811
-    from serving.api.app import create_app
+    from serving.app import create_app
     from serving.auth import create_token
     from tests.kpi_town import build_town
 

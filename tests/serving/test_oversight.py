@@ -63,8 +63,9 @@ def served_town(tmp_path, store_url):
     CSV export under EWS_HOME."""
     from serving.champion import Champion
     from serving.exports import export_flag_list
-    from serving.flags import build_weekly_lists, stored_flag_list
+    from serving.flags import build_weekly_lists
     from serving.ingest import ingest_folder
+    from serving.stored_lists import stored_flag_list
     from tests.serving.conftest import train_tiny
 
     home = tmp_path / "home"
@@ -96,8 +97,8 @@ def listed_cpr_pupil(settings, engine, town) -> tuple[str, str]:
 @pytest.mark.slow
 def test_erase_leaves_nothing_of_the_pupil_but_the_audit_marker(served_town):
     from serving.erasure import ERASE, erase_pupil
-    from serving.flags import record_review
     from serving.scoring import score_frame
+    from serving.stored_lists import record_review
     from training.dataset import build_training_set
 
     settings, engine, town, champion = served_town

@@ -18,7 +18,7 @@ from tests.serving.conftest import FLAG_WEEK, KEY, store_a_monitoring_run
 
 @pytest.fixture(scope="module")
 def app(world):
-    from serving.api.app import create_app
+    from serving.app import create_app
 
     return create_app(world.settings, poll_seconds=0, warm=False)
 
@@ -131,7 +131,7 @@ def test_pages_send_a_strict_content_security_policy(app, world):
 
 
 def test_the_list_shows_three_sections_with_words_for_the_bands(app, world):
-    from serving.flags import stored_flag_list
+    from serving.stored_lists import stored_flag_list
 
     stored = stored_flag_list(world.engine, "S1", FLAG_WEEK)
     with browser(app, world, "team-S1") as c:
@@ -191,7 +191,7 @@ def test_excel_download_is_the_stored_list_and_audited(app, world):
     from openpyxl import load_workbook
 
     from serving.exports import flag_list_xlsx
-    from serving.flags import stored_flag_list
+    from serving.stored_lists import stored_flag_list
 
     before = audit_count(world, "export_flags")
     with browser(app, world, "team-S1") as c:
@@ -216,7 +216,7 @@ def test_print_view_is_the_printable_export(app, world):
 
 
 def test_a_decision_is_recorded_audited_and_shown_in_the_list_at_once(app, world):
-    from serving.flags import stored_flag_list
+    from serving.stored_lists import stored_flag_list
 
     flag = stored_flag_list(world.engine, "S1", FLAG_WEEK)["sections"]["early_warning"][-1]
     before = audit_count(world, "review")

@@ -98,7 +98,7 @@ def _log_evaluation(world) -> None:
 
 @pytest.fixture(scope="module")
 def site(world, chromium):
-    from serving.api.app import create_app
+    from serving.app import create_app
 
     _log_evaluation(world)
     app = create_app(world.settings, poll_seconds=0, warm=False)
@@ -146,7 +146,7 @@ def serious_violations(page) -> list[str]:
 
 
 def s1_pupil(world) -> str:
-    from serving.flags import stored_flag_list
+    from serving.stored_lists import stored_flag_list
 
     return stored_flag_list(world.engine, "S1", FLAG_WEEK)["sections"]["early_warning"][0][
         "pupil_id"]

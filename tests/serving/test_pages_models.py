@@ -20,7 +20,7 @@ ENGLISH_GATE_WORDS = ("beats the best rule", "calibration error", "exceeds", "wi
 
 @pytest.fixture(scope="module")
 def app(world):
-    from serving.api.app import create_app
+    from serving.app import create_app
 
     return create_app(world.settings, poll_seconds=0, warm=False)
 
@@ -126,11 +126,11 @@ def test_the_model_page_in_english_keeps_the_gate_lines_as_written(app, world, f
 
 def test_the_list_page_shows_each_pupil_once_with_a_badge(world, monkeypatch):
     """The served town has no pupil in two sections: the list read is given one, as
-    serving.flags.one_row_per_pupil folds it (covered on the data in test_flags)."""
-    import serving.flags
-    from serving.api.app import create_app
+    serving.stored_lists.one_row_per_pupil folds it (covered on the data in test_flags)."""
+    import serving.stored_lists
+    from serving.app import create_app
 
-    real = serving.flags.stored_flag_list
+    real = serving.stored_lists.stored_flag_list
 
     def with_a_statutory_known_case(engine, school_id, week, language="da"):
         found = real(engine, school_id, week, language)
@@ -141,9 +141,9 @@ def test_the_list_page_shows_each_pupil_once_with_a_badge(world, monkeypatch):
                "already_concerning": [rows[0], *(r for r in found["sections"]["already_concerning"]
                                                  if r["pupil_id"] != rows[0]["pupil_id"])]}
         raw["early_warning"] = [r for r in raw["early_warning"] if r["pupil_id"] != rows[0]["pupil_id"]]
-        return {**found, "sections": serving.flags.one_row_per_pupil(raw)}
+        return {**found, "sections": serving.stored_lists.one_row_per_pupil(raw)}
 
-    monkeypatch.setattr(serving.flags, "stored_flag_list", with_a_statutory_known_case)
+    monkeypatch.setattr(serving.stored_lists, "stored_flag_list", with_a_statutory_known_case)
     app = create_app(world.settings, poll_seconds=0, warm=False)
     with browser(app, world, "team-S1") as c:
         page = c.get(f"/pages/schools/S1/flags?week={FLAG_WEEK}").text
@@ -158,9 +158,9 @@ def test_the_list_page_shows_each_pupil_once_with_a_badge(world, monkeypatch):
 
 def test_without_a_champion_the_pupil_page_shows_the_register_and_the_list_says_it_waits(
         world, monkeypatch):
-    import serving.flags
+    import serving.stored_lists
     from model.pseudonym import pseudonymise
-    from serving.api.app import create_app
+    from serving.app import create_app
 
     class NoChampion:
         def champion_version(self):
@@ -172,16 +172,16 @@ def test_without_a_champion_the_pupil_page_shows_the_register_and_the_list_says_
         def details(self, version):
             return {}
 
-    real = serving.flags.stored_flag_list
+    real = serving.stored_lists.stored_flag_list
 
     def without_model(engine, school_id, week, language="da"):
         found = real(engine, school_id, week, language)
         if found is not None:
-            found = {**found, "model_version": None, "message": serving.flags.WAITS_FOR_MODEL,
+            found = {**found, "model_version": None, "message": serving.stored_lists.WAITS_FOR_MODEL,
                      "sections": {**found["sections"], "early_warning": []}}
         return found
 
-    monkeypatch.setattr(serving.flags, "stored_flag_list", without_model)
+    monkeypatch.setattr(serving.stored_lists, "stored_flag_list", without_model)
     app = create_app(world.settings, registry=NoChampion(), poll_seconds=0, warm=False)
     pupil = pseudonymise(world.pupils_of("S1")[1], KEY.encode())
     with browser(app, world, "team-S1") as c:

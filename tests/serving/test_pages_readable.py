@@ -58,7 +58,7 @@ def test_the_print_views_screen_width_leaves_its_print_layout_alone():
 
 @pytest.fixture(scope="module")
 def app(world):
-    from serving.api.app import create_app
+    from serving.app import create_app
 
     return create_app(world.settings, poll_seconds=0, warm=False)
 

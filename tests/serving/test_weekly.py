@@ -284,7 +284,7 @@ def test_deliveries_are_taken_in_order_a_bad_one_is_rejected_and_the_lists_are_s
 def test_each_team_gets_one_mail_with_the_link_and_no_pupil_data_and_analysts_a_summary(world, smtp):
     from fastapi.testclient import TestClient
 
-    from serving.api.app import create_app
+    from serving.app import create_app
     from serving.auth import create_token
 
     settings, engine, town = world
@@ -317,7 +317,7 @@ def test_each_team_gets_one_mail_with_the_link_and_no_pupil_data_and_analysts_a_
     with engine.connect() as conn:
         listed_reasons = [r for rs in conn.execute(select(flags.c.reasons)).scalars() for r in rs]
     assert listed_reasons  # the early-warning flags carry reasons; none may reach a mail
-    from serving.flags import reason_texts
+    from serving.stored_lists import reason_texts
 
     sentences = {t["text"] for lang in ("da", "en") for t in reason_texts(listed_reasons, lang)}
     for message in smtp.messages:

@@ -17,9 +17,9 @@ from serving.api.deps import (
     TeamReader,
 )
 from serving.api.lists import FlagListCache
-from serving.api.problems import not_found
 from serving.api.routes import errors
 from serving.api.schemas import FlagDetail, FlagList, ReviewIn, ReviewOut
+from serving.problems import not_found
 
 router = APIRouter(tags=["flags"])
 
@@ -67,7 +67,7 @@ async def review_flag(request: Request, review: ReviewIn, flag: ReviewableFlag,
                       principal: Reviewer, engine: EngineDep, auditor: AuditorDep) -> dict:
     """Record the detection team's coded decision about a flag of its own school. A flag never
     triggers anything by itself: this is the person's decision, recorded. Audited."""
-    from serving.flags import record_review
+    from serving.stored_lists import record_review
 
     decided_by = f"{principal.role}:{principal.name}"[:64]
 

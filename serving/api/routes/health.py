@@ -7,8 +7,8 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy import text
 
 from serving.api.deps import EngineDep, HolderDep, ServiceDep
-from serving.api.metrics import CONTENT_TYPE
 from serving.api.schemas import Health
+from serving.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["service"])
 

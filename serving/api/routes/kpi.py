@@ -11,9 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from model.calendar import parse_school_year
 from serving.api.deps import EngineDep, KeyDep, KpiReader
-from serving.api.problems import ApiProblem
 from serving.api.routes import errors
 from serving.kpi import READ_KPI, audit_read, report_json
+from serving.problems import ApiProblem
 
 router = APIRouter(tags=["kpi"])
 Share = Annotated[float, Field(ge=0, le=1)]

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
+from model.registry import GATES_TAG, TRAIN_WINDOW, TRAINED_AT
 from serving.api.card import model_card_html, model_card_markdown
 from serving.api.deps import HolderDep, ModelManager, PrincipalDep, ServedModelDep, SettingsDep
 from serving.api.routes import errors
@@ -25,11 +26,11 @@ def model_info(served: ServedModelDep, principal: PrincipalDep, settings: Settin
     registered = served.details.get("registered_at")
     return {
         "name": served.champion.name, "version": served.version,
-        "trained_at": tags.get("trained_at"), "train_window": tags.get("train_window"),
+        "trained_at": tags.get(TRAINED_AT), "train_window": tags.get(TRAIN_WINDOW),
         "registered_at": datetime.fromtimestamp(registered / 1000, UTC) if registered else None,
         "loaded_at": served.loaded_at,
         "metrics": {k: float(v) for k, v in served.details.get("metrics", {}).items()},
-        "gates": tags.get("gates"), "card": "/v1/model/card",
+        "gates": tags.get(GATES_TAG), "card": "/v1/model/card",
         "card_markdown": "/v1/model/card?format=markdown",
         "card_complete": served.details.get("evaluation") is not None, "contact": settings.contact,
     }

@@ -9,9 +9,9 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict
 
 from serving.api.deps import EngineDep, ModelManager
-from serving.api.problems import ApiProblem
 from serving.api.routes import errors
 from serving.monitoring import latest_monitoring
+from serving.problems import ApiProblem
 
 router = APIRouter(tags=["monitoring"])
 Level = Literal["ok", "warning", "alarm"]

@@ -15,9 +15,9 @@ from serving.api.deps import (
     ServiceDep,
     SnapshotDep,
 )
-from serving.api.problems import not_found
 from serving.api.routes import errors
 from serving.api.schemas import Language, PupilHistory, PupilRisk
+from serving.problems import not_found
 
 NO_MODEL_MESSAGE = ("no champion model is loaded (none is promoted yet, or the registry cannot be "
                     "read: see /health): no risk is given until one is; the rules (already "
@@ -48,7 +48,7 @@ async def pupil_risk(request: Request, pupil: ScopedPupilAt, principal: Reader,
             body = (PupilRisk.model_validate(found).model_dump_json().encode()
                     if found is not None else None)
         else:
-            body = service.pupil_risk_json(snap, served, enrolment, pupil.as_of, lang)
+            body = service.pupil_risk_json(snap, served, enrolment, pupil.as_of, lang, PupilRisk)
         if body is not None:
             auditor.record(audit.READ_RISK, school_id=enrolment.school_id,
                            pupils=[enrolment.pupil_id],

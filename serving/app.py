@@ -1,4 +1,7 @@
-"""The FastAPI application: `create_app(settings)`.
+"""The FastAPI application: `create_app(settings)` builds it and mounts its two faces as
+siblings, the HTTP API (serving.api: /health, /metrics, /v1/...) and the team pages
+(serving.pages: /pages), over the same services in `app.state` (the champion holder, the risk
+service, the flag-list and KPI caches); the API and the pages never import each other.
 
 Start-up (lifespan) caps the OpenMP/BLAS thread pools, loads the champion once into the holder,
 and starts the background check that swaps in a newly promoted champion without a restart. Every
@@ -25,15 +28,17 @@ from fastapi.openapi.utils import get_openapi
 from sqlalchemy import event
 from starlette.requests import Request
 
+from model.kpi import KpiSpec
 from model.labels import LabelSpec
 from model.settings import Settings
 from model.store import open_store
 from model.threads import limit_threads
-from serving.api import problems
+from serving import api, pages, problems
 from serving.api.lists import FlagListCache
-from serving.api.metrics import Metrics
-from serving.api.risk import RiskService
 from serving.champion import ChampionHolder
+from serving.kpi import KpiCache
+from serving.metrics import Metrics
+from serving.risk import RiskService
 
 log = logging.getLogger("serving.api")
 access_log = logging.getLogger("serving.api.access")
@@ -209,24 +214,13 @@ def create_app(settings: Settings, *, holder: ChampionHolder | None = None, regi
     app.state.holder = holder
     app.state.risk = risk
     app.state.lists = FlagListCache(engine)
+    app.state.kpi = KpiCache(engine, KpiSpec.from_settings(settings))  # issue 15: the municipality's
     app.state.metrics = Metrics()
     if freeze_gc:
         app.state.metrics.watch_gc()
     problems.install(app)
-
-    from serving.api.routes import flags, health, model, monitoring, pupils, register, tokens
-
-    for module in (health, pupils, flags, register, model, tokens, monitoring):
-        app.include_router(module.router)
-    from model.kpi import KpiSpec  # issue 15: the municipality's figures
-    from serving.api.routes import kpi as kpi_routes
-    from serving.kpi import KpiCache
-
-    app.state.kpi = KpiCache(engine, KpiSpec.from_settings(settings))
-    app.include_router(kpi_routes.router)
-    from serving import pages  # the team pages under /pages: the same services, a second face
-
-    pages.install(app)
+    api.install(app)
+    pages.install(app)  # the team pages under /pages: the same services, a second face
     app.add_middleware(ObserveRequests, metrics=app.state.metrics)
 
     def openapi() -> dict:
@@ -308,7 +302,7 @@ async def _poll(holder: ChampionHolder, seconds: float) -> None:
 
 
 def create_app_from_env() -> FastAPI:
-    """For `uvicorn --factory serving.api.app:create_app_from_env`: settings from the
+    """For `uvicorn --factory serving.app:create_app_from_env`: settings from the
     environment, the champion check every EWS_MODEL_POLL_SECONDS (default 30)."""
     from model.settings import get_settings
 

@@ -302,17 +302,16 @@ class RiskService:
             reasons=scored.reasons(language)[pos], model_version=served.version)
 
     def pupil_risk_json(self, snap: StoreSnapshot, served: ServedModel, pupil: Enrolment,
-                        as_of: date, language: str = "da") -> bytes | None:
-        """`pupil_risk` as the API's JSON (validated against schemas.PupilRisk), kept as bytes:
-        bytes are invisible to the garbage collector, so a cache of thousands of answers never
-        lengthens a collection pause."""
-        from serving.api.schemas import PupilRisk as PupilRiskModel
+                        as_of: date, language: str, schema) -> bytes | None:
+        """`pupil_risk` as the API's JSON (validated against `schema`, the API's pydantic model
+        serving.api.schemas.PupilRisk), kept as bytes: bytes are invisible to the garbage
+        collector, so a cache of thousands of answers never lengthens a collection pause."""
 
         def build() -> bytes | None:
             found = self.pupil_risk(snap, served, pupil, as_of, language)
             if found is None:
                 return None
-            return PupilRiskModel.model_validate(
+            return schema.model_validate(
                 {**found.__dict__, "language": language}).model_dump_json().encode()
 
         key = (snap.version, served.version, pupil.pupil_id, pupil.school_id, as_of, language)
