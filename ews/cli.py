@@ -137,7 +137,7 @@ def demo_data(
 ) -> None:
     """Write a realistic demo municipality in the data contract's files (and, under _truth/, the
     generator's latent risk per pupil and week for evaluation; not part of the contract)."""
-    from model.demo import write_demo_municipality
+    from simulator import write_demo_municipality
 
     try:
         summary = write_demo_municipality(
