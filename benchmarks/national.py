@@ -29,7 +29,7 @@ printed, and OUT/national.png plots cost against pupils. Timings are reported, n
 the KPIs at a size where the whole pipeline would not fit the time at hand (without lists, the
 KPIs' list outcomes and follow-up are then empty).
 
-How the generated register differs from `model.demo`: the same shape and volume (every pupil
+How the generated register differs from `simulator`: the same shape and volume (every pupil
 registered on every school day, ~5-8 % absence, illness > leave > unauthorised, partial days,
 persistent and rising absence for some pupils, concerns, class wellbeing), but no per-pupil
 story (no school refusal or custody patterns), no movers between schools and no leavers; ids

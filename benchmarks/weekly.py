@@ -1,7 +1,7 @@
 """Weekly-list benchmark: a full weekly run for 100,000 pupils, stage by stage.
 
 Setup (not timed): a demo municipality of 100,000 pupils over two school years from
-`model.demo` (its plan and chunked register, straight into the pupil x school-day matrix, no
+`simulator` (its plan and chunked register, straight into the pupil x school-day matrix, no
 CSV), and a RiskModel with the default hyperparameters (what `ews train` fits) trained on a
 sample of pupils at earlier as-of dates and calibrated on later ones. Inputs and model go to a
 temporary folder.
@@ -55,15 +55,15 @@ CALIBRATION_DATES = [date(2024, 9, 2), date(2024, 10, 7), date(2024, 11, 4)]
 
 def generate(pupils: int, schools: int, seed: int = 7):
     """The demo municipality's register matrix and tables (Inputs), two school years."""
-    from model.demo import (
-        _static_tables,
+    from model.inputs import Inputs
+    from model.register import Register
+    from simulator import (
         build_class_wellbeing,
         build_concerns,
         iter_register,
         plan_demo,
+        static_tables,
     )
-    from model.inputs import Inputs
-    from model.register import Register
 
     plan = plan_demo(pupils=pupils, schools=schools, years=2, seed=seed, until=UNTIL)
     n, d = len(plan.population.pupil_ids), len(plan.calendar.days)
@@ -73,7 +73,7 @@ def generate(pupils: int, schools: int, seed: int = 7):
         status[chunk.pupils], absent[chunk.pupils] = chunk.status, chunk.absent
     register = Register(plan.population.pupil_ids.astype(object),
                         plan.calendar.days.astype("datetime64[D]"), status, absent)
-    tables = _static_tables(plan)  # schools, pupils, enrolments as the demo writes them
+    tables = static_tables(plan)  # schools, pupils, enrolments as the demo writes them
     concerns = build_concerns(plan, np.random.default_rng([seed, 6]))
     wellbeing = build_class_wellbeing(plan, np.random.default_rng([seed, 7]))
     return Inputs(register, tables["enrolments"], concerns, wellbeing, tables["pupils"])

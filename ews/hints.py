@@ -51,7 +51,7 @@ def demo_hints(
 ) -> None:
     """Print the README's example values for this home: a school, its newest stored week, that
     week's as-of date and a pupil on its list, as one `export` line to paste into a shell."""
-    from ews.cli import _store
+    from ews.app import _store
 
     typer.echo(HEADER)
     typer.echo(export_line(example_values(_store(), school)))

@@ -20,7 +20,7 @@ def kpi(
     """KPIs per school and for the whole municipality (ALL), per school year and quarter,
     against the baseline year and the targets; what the weekly lists led to. Aggregates only;
     counts of 1-4 pupils are blank."""
-    from ews.cli import _settings, _store
+    from ews.app import _settings, _store
     from model.calendar import parse_school_year
     from model.kpi import KpiSpec
     from model.kpi_report import compute_report

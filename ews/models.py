@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from ews.cli import _settings, _store, app, user_errors
+from ews.app import _settings, _store, app, user_errors
 from model.errors import UserError
 from model.versions import VersionFacts
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from ews.cli import _settings, _store, user_errors
+from ews.app import _settings, _store, user_errors
 
 recipients_app = typer.Typer(help="Who is told that a week's list is ready (e-mail).",
                              no_args_is_help=True)

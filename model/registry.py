@@ -71,7 +71,8 @@ def ranker_key(ranker: str) -> str:
 
 def metric_key(ranker: str, metric: str) -> str:
     """The `<ranker>.<metric>` key a ranker's metric is logged under (e.g.
-    `rule.days_4_last_month.roc_auc`)."""
+    `rule.days_4_last_month.roc_auc`).
+    """
     return f"{ranker_key(ranker)}.{metric}"
 
 
@@ -118,7 +119,8 @@ def _quiet() -> None:
 
 def registry_client(settings):
     """An MLflow client on the registry in Settings, for reading (serving): mlflow imported here,
-    lazily, and quiet; the tracking store (a SQLite file) kept owner-only."""
+    lazily, and quiet; the tracking store (a SQLite file) kept owner-only.
+    """
     _quiet()
     # MLflow's INFO lines (e.g. creating an empty registry) would break a user error's one line.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
@@ -136,7 +138,8 @@ def registry_client(settings):
 def tracking_client(settings):
     """An MLflow client for logging runs (training): points MLflow at the settings' tracking
     store and creates the experiment with its artifacts under EWS_HOME (never the working
-    directory). The store holds evaluation figures per school: owner-only."""
+    directory). The store holds evaluation figures per school: owner-only.
+    """
     _quiet()
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
     import mlflow

@@ -19,10 +19,10 @@ DECISIONS = ("investigate", "already_known", "no_action", "other")
 
 def build_town(home: Path, *, pupils: int = 500, schools: int = 4, seed: int = 23):
     """(folder of the delivered files, settings, engine) with lists and reviews stored."""
-    from model.demo import write_demo_municipality
     from model.settings import Settings
     from model.store import open_store
     from serving.ingest import ingest_folder
+    from simulator import write_demo_municipality
 
     folder = home / "delivery"
     write_demo_municipality(folder, pupils=pupils, schools=schools, years=2, seed=seed,

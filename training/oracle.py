@@ -5,7 +5,7 @@ generator's latent risk to `_truth/latent.parquet` beside the contract's files. 
 the data contract and never ingested; the evaluation matrix reads it to rank pupils as an oracle
 would, so the share of the best-rule-to-oracle gap the model closes can be reported.
 
-Two oracles (`model.demo.latent_truth`):
+Two oracles (`simulator.latent_truth`):
 
 - `oracle`: the latent state *at* the as-of date: every pupil's propensities and every
   escalation that has begun, however faint its signs so far. This is the ceiling of what any

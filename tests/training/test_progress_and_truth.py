@@ -8,7 +8,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from model.demo import ESCALATING, latent_truth, plan_demo
+from simulator import ESCALATING, latent_truth, plan_demo
 from training.progress import TrainProgress
 
 

@@ -20,7 +20,8 @@ from model.calendar import (
     holiday_adjacent,
     school_year_of,
 )
-from model.demo import (
+from model.pseudonym import parse_cpr
+from simulator import (
     demo_school_years,
     generate_demo,
     iter_attendance_chunks,
@@ -28,7 +29,6 @@ from model.demo import (
     simulate_municipality,
     write_demo_municipality,
 )
-from model.pseudonym import parse_cpr
 
 COLUMNS = {
     "schools": ["school_id", "name"],
