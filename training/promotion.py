@@ -40,9 +40,9 @@ class Move:
 
 
 def _client(settings: Settings):
-    from training.tracking import mlflow_client
+    from model.registry import tracking_client
 
-    return mlflow_client(settings)
+    return tracking_client(settings)
 
 
 def _champion(client, name: str) -> str | None:
