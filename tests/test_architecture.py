@@ -125,3 +125,15 @@ def test_no_module_is_over_600_lines(package):
     long = {str(p.relative_to(ROOT)): n for p in sorted((ROOT / package).rglob("*.py"))
             if "migrations" not in p.parts and (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert not long, f"over {MAX_LINES} lines: {long}"
+
+
+def test_docs_architecture_gives_every_module_a_sentence():
+    text = (ROOT / "docs" / "architecture.md").read_text()
+
+    def empty_package(path: Path) -> bool:
+        return path.name == "__init__.py" and not ast.get_docstring(ast.parse(path.read_text()))
+
+    missing = sorted(name for name, path in _modules().items()
+                     if f"| `{name}` |" not in text and "migrations" not in path.parts
+                     and not empty_package(path))
+    assert not missing, f"docs/architecture.md has no line for: {missing}"
