@@ -11,7 +11,7 @@ import importlib
 import inspect
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from typer.core import TyperGroup
@@ -78,6 +78,11 @@ app = typer.Typer(
 )
 
 F = TypeVar("F", bound=Callable)
+
+# The `--week` option of the commands that work on one ISO week (`ews monitor`, `ews weekly`).
+Week = Annotated[
+    str | None, typer.Option("--week", help="ISO week like 2026-W48 (default: this week)")
+]
 
 
 def user_errors(fn: F) -> F:

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from ews.app import _settings, _store, app, user_errors  # noqa: F401 - the commands' shared helpers
+from ews.app import Week, _settings, _store, app, user_errors  # noqa: F401 - the commands' shared helpers
 from model.errors import UserError
 from model.progress import Steps
 
@@ -356,9 +356,7 @@ MONITOR_ALARM_EXIT = 3  # drift or a precision drop past the configured limits (
 @app.command()
 @user_errors
 def monitor(
-    week: Annotated[
-        str | None, typer.Option("--week", help="ISO week like 2026-W48 (default: this week)")
-    ] = None,
+    week: Week = None,
     log_to_mlflow: Annotated[bool, typer.Option("--mlflow/--no-mlflow",
                                                 help="log the run to MLflow")] = True,
 ) -> None:

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from ews.app import _settings, _store, user_errors
+from ews.app import Week, _settings, _store, user_errors
 
 recipients_app = typer.Typer(help="Who is told that a week's list is ready (e-mail).",
                              no_args_is_help=True)
@@ -21,9 +21,7 @@ recipients_app = typer.Typer(help="Who is told that a week's list is ready (e-ma
 
 @user_errors
 def weekly(
-    week: Annotated[
-        str | None, typer.Option("--week", help="ISO week like 2026-W48 (default: this week)")
-    ] = None,
+    week: Week = None,
     drop: Annotated[
         Path | None, typer.Option("--drop", help="the drop folder (default: EWS_HOME/inbox)")
     ] = None,

@@ -127,12 +127,8 @@ def rule_scores(day_major: DayMajor, as_of_index: int, cols: np.ndarray) -> dict
 
     Parameters
     ----------
-    day_major : DayMajor
-        The register's day-major sums.
-    as_of_index : int
-        School days before the as-of date on the register's day axis.
-    cols : ndarray of int
-        The pupils' rows of the register.
+    day_major, as_of_index, cols
+        As for `AlarmRule.score`.
 
     Returns
     -------

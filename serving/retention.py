@@ -41,15 +41,7 @@ from model.oversight import (
     monitoring_schools,
 )
 from model.records import audit_log, flag_lists, flags, reviews, scores
-from model.store import (
-    class_wellbeing,
-    concerns,
-    enrolments,
-    import_batches,
-    pupils,
-    register,
-    school_days,
-)
+from model.store import class_wellbeing, concerns, enrolments, import_batches, pupils, register, school_days
 from serving.audit import record
 
 RETENTION_APPLY = "retention_apply"

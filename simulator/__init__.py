@@ -39,6 +39,7 @@ from simulator.municipality import (
 from simulator.parameters import CHRONIC, CUSTODY, ESCALATING, KIND_NAMES, NONE, STATUS_NAMES
 from simulator.population import Population, build_population
 from simulator.register import (
+    DemoOptions,
     DemoPlan,
     RegisterChunk,
     daily_register,
@@ -51,7 +52,8 @@ from simulator.truth import TRUTH_DIR, expected_daily_absence, latent_truth, wri
 
 __all__ = [
     "CHRONIC", "CUSTODY", "ESCALATING", "KIND_NAMES", "NONE", "STATUS_NAMES", "TRUTH_DIR",
-    "DemoCalendar", "DemoMunicipality", "DemoPlan", "LatentRisk", "Population", "RegisterChunk",
+    "DemoCalendar", "DemoMunicipality", "DemoOptions", "DemoPlan", "LatentRisk", "Population",
+    "RegisterChunk",
     "build_calendar", "build_class_wellbeing", "build_concerns", "build_latent_risk",
     "build_population", "daily_register", "demo_school_years", "escalation_intensity",
     "expected_daily_absence", "generate_demo", "iter_attendance_chunks", "iter_register",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -74,18 +73,11 @@ def _truth(plan: DemoPlan) -> pd.DataFrame:
     )
 
 
-def simulate_municipality(
-    pupils: int = 6000,
-    schools: int = 12,
-    years: int = 3,
-    seed: int = 7,
-    until: date | None = None,
-    cpr: bool = False,
-    trend: float = 0.0,
-    base_rate: float = 1.0,
-) -> DemoMunicipality:
-    """All six stages in memory: the tables of `generate_demo` plus the ground truth."""
-    plan = plan_demo(pupils, schools, years, seed, until, cpr, trend, base_rate)
+def simulate_municipality(**options) -> DemoMunicipality:
+    """All six stages in memory: the tables of `generate_demo` plus the ground truth.
+    `options`: the fields of `DemoOptions`."""
+    plan = plan_demo(**options)
+    seed = plan.seed
     tables = static_tables(plan)
     chunks = list(iter_attendance_chunks(plan))
     tables["attendance"] = (
@@ -99,41 +91,25 @@ def simulate_municipality(
     return DemoMunicipality({k: tables[k] for k in order}, _truth(plan), plan)
 
 
-def generate_demo(
-    pupils: int = 6000,
-    schools: int = 12,
-    years: int = 3,
-    seed: int = 7,
-    until: date | None = None,
-    cpr: bool = False,
-    trend: float = 0.0,
-    base_rate: float = 1.0,
-) -> dict[str, pd.DataFrame]:
+def generate_demo(**options) -> dict[str, pd.DataFrame]:
     """A demo municipality as the contract's six tables (schools, pupils, enrolments,
-    attendance, concerns, class_wellbeing). `years` school years end with the one holding
-    `until` (default yesterday); the same arguments always give the same tables."""
-    return simulate_municipality(pupils, schools, years, seed, until, cpr, trend, base_rate).tables
+    attendance, concerns, class_wellbeing). `options`: the fields of `DemoOptions` (`years`
+    school years end with the one holding `until`, default yesterday); the same options always
+    give the same tables."""
+    return simulate_municipality(**options).tables
 
 
-def write_demo_municipality(
-    out_dir: str | Path,
-    pupils: int = 6000,
-    schools: int = 12,
-    years: int = 3,
-    seed: int = 7,
-    until: date | None = None,
-    cpr: bool = False,
-    trend: float = 0.0,
-    base_rate: float = 1.0,
-) -> str:
+def write_demo_municipality(out_dir: str | Path, **options) -> str:
     """Write the six CSV files into `out_dir` (created if missing), streaming the register
-    chunk by chunk so any size fits in memory; returns a one-paragraph summary."""
+    chunk by chunk so any size fits in memory; returns a one-paragraph summary.
+    `options`: the fields of `DemoOptions`."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    plan = plan_demo(pupils, schools, years, seed, until, cpr, trend, base_rate)
+    plan = plan_demo(**options)
+    seed = plan.seed
     write_latent_truth(plan, out / TRUTH_DIR / "latent.parquet")
     cal = plan.calendar
     for name, table in static_tables(plan).items():

@@ -49,30 +49,41 @@ class DemoPlan:
     missing_class_days: np.ndarray  # (classes, days) bool: a whole class not registered
 
 
-def plan_demo(
-    pupils: int = 6000,
-    schools: int = 12,
-    years: int = 3,
-    seed: int = 7,
-    until: date | None = None,
-    cpr: bool = False,
-    trend: float = 0.0,
-    base_rate: float = 1.0,
-) -> DemoPlan:
-    """Stages 1-3 (calendar, population, latent risk): small, held in memory at any scale."""
+@dataclass(frozen=True)
+class DemoOptions:
+    """What a demo municipality is made from: the one signature of `plan_demo`,
+    `simulate_municipality`, `generate_demo` and `write_demo_municipality`, which take these
+    fields as keyword arguments (an unknown one is a TypeError). The same options always give
+    the same municipality."""
+
+    pupils: int = 6000  # enrolled each school year
+    schools: int = 12
+    years: int = 3  # school years, ending with the one holding `until`
+    seed: int = 7
+    until: date | None = None  # the register's last day (default, and at the latest: yesterday)
+    cpr: bool = False  # synthetic CPR numbers as pupil ids
+    trend: float = 0.0  # absence rising year on year: the hazards grow by this share a year (>= 0)
+    base_rate: float = 1.0  # escalations to concerning absence, times the tuned rate (> 0)
+
+
+def plan_demo(**options) -> DemoPlan:
+    """Stages 1-3 (calendar, population, latent risk): small, held in memory at any scale.
+    `options`: the fields of `DemoOptions`."""
+    o = DemoOptions(**options)
+    pupils, schools, years, seed, cpr = o.pupils, o.schools, o.years, o.seed, o.cpr
     if pupils < 1 or schools < 1 or years < 1:
         raise ValueError("pupils, schools and years must be positive")
     yesterday = date.today() - timedelta(days=1)
-    until = until or yesterday
+    until = o.until or yesterday
     if until > yesterday:
         raise ValueError(
             f"until must be yesterday or earlier (no register in the future), not {until}"
         )
     cal = build_calendar(years, until, np.random.default_rng([seed, 1]))
     pop = build_population(pupils, schools, cal.school_years, cpr, np.random.default_rng([seed, 2]))
-    if trend < 0 or base_rate <= 0:
+    if o.trend < 0 or o.base_rate <= 0:
         raise ValueError("trend must be >= 0 and base rate > 0")
-    risk = build_latent_risk(cal, pop, np.random.default_rng([seed, 3]), trend, base_rate)
+    risk = build_latent_risk(cal, pop, np.random.default_rng([seed, 3]), o.trend, o.base_rate)
     missing = (
         np.random.default_rng([seed, 4]).random((len(pop.classes), len(cal.days)))
         < MISSING_CLASS_DAY

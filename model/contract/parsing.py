@@ -98,6 +98,16 @@ def _parse_numbers(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return number, ~blank & ~np.isfinite(number)
 
 
+def _parse_whole_numbers(values: np.ndarray, low: int, high: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per distinct value: the number as `_parse_numbers` gives it, and whether it is bad (not
+    blank and not a whole number from `low` to `high`).
+    """
+    number, nan = _parse_numbers(values)
+    with np.errstate(invalid="ignore"):
+        outside = (number != np.round(number)) | (number < low) | (number > high)
+    return number, nan | ~np.isnan(number) & outside
+
+
 def _parse_school_years(values: np.ndarray) -> np.ndarray:
     """Per distinct value: whether it is a well-formed school year like '2024/25'."""
     ok = np.zeros(len(values), bool)

@@ -18,6 +18,7 @@ from model.contract.parsing import (
     _parse_dates,
     _parse_numbers,
     _parse_school_years,
+    _parse_whole_numbers,
     _school_years_of,
 )
 from model.contract.reading import RawDelivery, SourceFile, locate, read
@@ -334,10 +335,7 @@ class _Validator:
                                     "school_year must look like 2024/25, not {value}")
         grade = _coded(f["grade"])
         bad |= self._required(src, grade, "grade")
-        number, nan = _parse_numbers(grade.uniques)
-        with np.errstate(invalid="ignore"):
-            bad_grade = nan | ~np.isnan(number) & ((number != np.round(number)) | (number < 0)
-                                                   | (number > 10))
+        number, bad_grade = _parse_whole_numbers(grade.uniques, 0, 10)
         bad |= self.problems.values(src, grade, bad_grade, "grade",
                                     "grade must be a whole number from 0 to 10, not {value}")
         klass = _coded(f.get("class_id"), n)
@@ -480,10 +478,7 @@ class _Validator:
                                         "not {value}")
             out[column] = lower[coded.codes]
         sev = _coded(f.get("severity"), n)
-        number, nan = _parse_numbers(sev.uniques)
-        with np.errstate(invalid="ignore"):
-            bad_sev = nan | ~np.isnan(number) & ((number != np.round(number)) | (number < 1)
-                                                 | (number > 3))
+        number, bad_sev = _parse_whole_numbers(sev.uniques, 1, 3)
         bad |= self.problems.values(src, sev, bad_sev, "severity",
                                     "severity must be 1, 2, 3 or blank, not {value}")
         severity = pd.array(np.where(np.isnan(number) | bad_sev, -1, number).astype(int),

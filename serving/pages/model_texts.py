@@ -8,6 +8,8 @@ page never shows the English line `ews train` printed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from model.registry import CHAMPION
 from model.versions import Gate
 from serving.pages.texts import number
@@ -91,8 +93,13 @@ def feature_label(name: str, language: str) -> str:
     return feature.da if language == "da" else feature.en
 
 
+def _word(words: Mapping[str, str], key: str) -> str:
+    """The word for a code, or the code itself with spaces for underscores."""
+    return words.get(key, key.replace("_", " "))
+
+
 def calibration_label(key: str, language: str) -> str:
-    return CALIBRATION_WORDS[language].get(key, key.replace("_", " "))
+    return _word(CALIBRATION_WORDS[language], key)
 
 
 def fairness_label(key: str, language: str) -> str:
@@ -100,12 +107,12 @@ def fairness_label(key: str, language: str) -> str:
     grouping, _, metric = key.partition(".")
     metric = metric.removesuffix("_ratio")
     return RATIO_WORDS[language].format(
-        grouping=GROUPING_WORDS[language].get(grouping, grouping.replace("_", " ")),
-        metric=FAIRNESS_METRIC_WORDS[language].get(metric, metric.replace("_", " ")))
+        grouping=grouping_word(grouping, language),
+        metric=_word(FAIRNESS_METRIC_WORDS[language], metric))
 
 
 def grouping_word(name: str, language: str) -> str:
-    return GROUPING_WORDS[language].get(name, name.replace("_", " "))
+    return _word(GROUPING_WORDS[language], name)
 
 
 def group_word(name: str, language: str) -> str:
@@ -119,7 +126,7 @@ def plot_caption(file_name: str, language: str) -> str:
     if stem.startswith("shap_dependence_"):
         return words["shap_dependence"].format(
             feature=feature_label(stem[len("shap_dependence_"):], language))
-    return words.get(stem, stem.replace("_", " "))
+    return _word(words, stem)
 
 
 def _n(value: float | None, language: str, decimals: int) -> str:
