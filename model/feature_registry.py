@@ -154,7 +154,15 @@ FEATURES: tuple[Feature, ...] = (
     Feature("school_rate_12w", "context", "share", 0,
             "Skolens øvrige elevers fravær de sidste 12 skoleuger",
             "Other pupils' absence at the school over the last 12 school weeks"),
+    Feature("week_of_school_year", "season", "weeks", 0,
+            "Skoleuger gået af skoleåret (årstiden)",
+            "School weeks gone of the school year (the season)"),
 )
+
+# Groups that are inputs but never a reason about a pupil: the season is the same for every
+# pupil in a week (it moves everyone's risk with the winter's illness ahead), so it is neither
+# shown as a reason nor judged for drift (a week holds one value of it).
+NOT_A_REASON = ("season",)
 
 FEATURE_NAMES: list[str] = [f.name for f in FEATURES]
 FEATURE_BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}

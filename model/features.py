@@ -313,6 +313,7 @@ class FeatureBuilder:
         f["special_needs"] = roll.special_needs[keep]
         f["new_school"] = roll.new_school[keep]
         f["class_rate_12w"] = f["school_rate_12w"] = np.full(len(cols), np.nan, np.float32)
+        f["week_of_school_year"] = np.full(len(cols), (n - year_start) // WEEK, np.float32)
 
         columns: dict[str, np.ndarray] = {
             "pupil_id": roll.pupil_id[keep],

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from model.capacity import list_ranks
-from model.feature_registry import FEATURE_NAMES, FEATURES
+from model.feature_registry import FEATURE_NAMES, FEATURES, NOT_A_REASON
 from model.rules import ALARM_RULES
 
 REFERENCE_FORMAT = 1
@@ -39,6 +39,8 @@ MODEL_RANKER = "model"
 OK, WARNING, ALARM = "ok", "warning", "alarm"
 # Features whose value is shared by a class or a school (see `judged`).
 COHORT_FEATURES = frozenset(f.name for f in FEATURES if f.group in ("context", "class_wellbeing"))
+# Features with one value for everyone in a week (the season): never a distribution to judge.
+WEEK_FEATURES = frozenset(f.name for f in FEATURES if f.group in NOT_A_REASON)
 
 
 # -- reference distributions -------------------------------------------------------------------
@@ -159,6 +161,8 @@ def judged(reference: Mapping[str, Any], name: str) -> str | None:
     """
     if name in COHORT_FEATURES:
         return "one value per class or school"
+    if name in WEEK_FEATURES:
+        return "one value for every pupil in a week"
     if reference["columns"].get(name, {}).get("missing", 0.0) >= 0.99:
         return "no values in the training window"
     return None

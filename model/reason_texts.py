@@ -364,6 +364,9 @@ TEMPLATES: dict[str, Template] = {
         "Longest absence spell over the last 12 school weeks: {value}{vs}",
         fmt=_school_days, compare=True),
     "current_spell": Template(_current_spell("da"), _current_spell("en")),
+    # never shown (feature_registry.NOT_A_REASON): the same for every pupil in a week
+    "week_of_school_year": Template(
+        "Skoleuger gået af skoleåret: {value}", "School weeks gone of the school year: {value}"),
     "partial_days_12w": Template(
         "Sent mødt eller gået tidligt: {value} de sidste 12 skoleuger{vs}",
         "Late or left early: {value} over the last 12 school weeks{vs}", fmt=_days, compare=True),

@@ -36,6 +36,7 @@ from model.feature_registry import (
     FEATURE_BY_NAME,
     FEATURE_NAMES,
     FEATURES,
+    NOT_A_REASON,
     feature_matrix,
 )
 from model.reason_texts import LANGUAGES, TEMPLATES, UNKNOWN, _check_language, _template, render
@@ -56,6 +57,7 @@ GROUPS: tuple[str, ...] = tuple(dict.fromkeys(f.group for f in FEATURES))
 _GROUP_OF = np.array([GROUPS.index(f.group) for f in FEATURES])
 _MEMBERSHIP = np.zeros((len(FEATURES), len(GROUPS)))
 _MEMBERSHIP[np.arange(len(FEATURES)), _GROUP_OF] = 1.0
+_NOT_A_REASON = [GROUPS.index(g) for g in NOT_A_REASON if g in GROUPS]
 _GROUP_COLUMNS = [np.flatnonzero(np.equal(_GROUP_OF, g)) for g in range(len(GROUPS))]
 
 
@@ -352,6 +354,7 @@ def school_means(
 def _select(explanation: Explanation, sign: int, top: int, min_effect: float):
     """Vectorised choice of (row, group, feature, effect) for every shown reason, in order."""
     signed = sign * explanation.group_values()
+    signed[:, _NOT_A_REASON] = -np.inf  # inputs, never a reason about the pupil
     n = len(signed)
     top = max(0, min(top, signed.shape[1]))
     eligible = np.where(signed > min_effect, signed, -np.inf)

@@ -13,6 +13,7 @@ import pytest
 
 from model import reasons as R
 from model.estimator import RiskModel
+from model.feature_registry import NOT_A_REASON
 from model.features import FEATURE_BY_NAME, FEATURE_NAMES, FEATURES, feature_matrix
 from model.labels import LabelSpec, attach_labels
 from tests.municipality import small_municipality
@@ -114,8 +115,10 @@ def test_only_positive_group_effects_become_reasons_largest_first(scored):
     reasons = R.reasons_for(frame, explanation, top=3)
     protective = R.protective_for(frame, explanation, top=3)
     assert len(reasons) == len(frame)
+    candidates = [g for g, name in enumerate(R.GROUPS) if name not in NOT_A_REASON]
     for i, (shown, lowering) in enumerate(zip(reasons, protective, strict=True)):
-        assert len(shown) == min(3, int((groups[i] > 0).sum()))
+        assert len(shown) == min(3, int((groups[i, candidates] > 0).sum()))
+        assert not {r.group for r in shown + lowering} & set(NOT_A_REASON)
         effects = [r.effect for r in shown]
         assert all(e > 0 for e in effects) and effects == sorted(effects, reverse=True)
         assert [r.effect for r in lowering] == sorted(r.effect for r in lowering)
@@ -130,6 +133,21 @@ def test_only_positive_group_effects_become_reasons_largest_first(scored):
             value = frame[r.feature].iloc[i]
             assert (r.value is None) if pd.isna(value) else r.value == pytest.approx(float(value))
             assert r.text
+
+
+def test_the_season_is_never_a_reason_even_when_it_moves_the_risk_most():
+    """The school week of the year is the same for every pupil in a week: an input, no reason."""
+    frame = pd.DataFrame({name: [0.0] for name in FEATURE_NAMES})
+    frame["school_id"] = ["S1"]
+    frame.loc[0, ["week_of_school_year", "unauthorised_rate_4w"]] = [14, 0.1]
+    values = np.zeros((1, len(FEATURES)))
+    values[0, FEATURE_NAMES.index("week_of_school_year")] = 2.0
+    values[0, FEATURE_NAMES.index("unauthorised_rate_4w")] = 0.5
+    explanation = R.Explanation(0.0, values)
+    shown = R.reasons_for(frame, explanation, top=3)[0]
+    assert [r.feature for r in shown] == ["unauthorised_rate_4w"]
+    values[0, FEATURE_NAMES.index("week_of_school_year")] = -2.0
+    assert R.protective_for(frame, R.Explanation(0.0, values), top=3) == [[]]
 
 
 def test_reasons_from_hand_made_contributions():
