@@ -176,6 +176,42 @@ def _select_all(conn, table) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[c.name for c in table.columns])
 
 
+def concerns_in_school_year(engine: Engine, pupil_id: str, school_year: str,
+                            until: date | None) -> list[Any]:
+    """The pupil's coded concerns (date, source, category, severity) dated in the school year,
+    up to `until` if given, oldest first."""
+    start = parse_school_year(school_year)
+    query = select(concerns.c.date, concerns.c.source, concerns.c.category,
+                   concerns.c.severity).where(concerns.c.pupil_id == pupil_id,
+                                              concerns.c.date >= school_year_start(start),
+                                              concerns.c.date < school_year_start(start + 1))
+    if until is not None:
+        query = query.where(concerns.c.date <= until)
+    with engine.connect() as conn:
+        return conn.execute(query.order_by(concerns.c.date)).all()
+
+
+def school_names(engine: Engine) -> list[tuple[str, str]]:
+    """Every school's (school_id, name), by school id."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(schools.c.school_id, schools.c.name)
+                            .order_by(schools.c.school_id)).all()
+    return [(r.school_id, r.name) for r in rows]
+
+
+def enrolled_pupils(engine: Engine, school_id: str, school_year: str,
+                    pupil_ids: list[str]) -> set[str]:
+    """Those of `pupil_ids` (pseudonyms, as stored) enrolled at the school in the school year."""
+    enrolled: set[str] = set()
+    with engine.connect() as conn:
+        for part in _chunks(pupil_ids):
+            enrolled |= {p for (p,) in conn.execute(select(enrolments.c.pupil_id).where(
+                enrolments.c.school_id == school_id,
+                enrolments.c.school_year == school_year,
+                enrolments.c.pupil_id.in_(part)))}
+    return enrolled
+
+
 class RiskService:
     """Risk, reasons and weekly history for single pupils, computed from the store's current
     data with the served champion (see the module docstring for what is cached)."""
