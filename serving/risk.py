@@ -14,6 +14,10 @@ an ingest or a pushed register day is seen by the next request:
 - one pupil's risk with reasons per (pupil, as-of date, model version, language);
 - the school's weekly scores over a school year per model version (for the history).
 Each is built once even under concurrent requests (single flight) and evicted least recently used.
+
+The store's other reads that the team pages and the API need (a pupil's concerns in a school
+year, the schools' names, which pupils are enrolled at a school) are small functions here too,
+beside the reads of enrolments, concerns and schools that build the features.
 """
 
 from __future__ import annotations

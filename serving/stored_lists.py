@@ -2,7 +2,8 @@
 the HTTP API, the team pages and the exports call (`stored_flag_list`, `stored_flag`,
 `record_review`), their results JSON-ready with the reason sentences rendered in the language
 asked for. The lists are built and stored by serving.flags (the module docstring there says what
-is stored); the queries here read the tables of model.records (flag_lists, flags, reviews).
+is stored); the queries here read the tables of model.records (flag_lists, flags, reviews),
+for the API, the team pages and `ews demo-hints` alike: none of them holds SQL of its own.
 """
 
 from __future__ import annotations
