@@ -19,22 +19,13 @@ HEADER = "# The README's examples on this home: paste this line into the shell y
 def example_values(engine, school: str) -> dict[str, str]:
     """SCHOOL, WEEK (its newest stored list), AS_OF (that list's as-of date) and PUPIL (the top
     of that list's early warnings, else its first flag). UserError if no list is stored."""
-    from sqlalchemy import select
-
-    from model.records import flag_lists, flags
     from serving.flags import EARLY_WARNING
+    from serving.stored_lists import newest_list_flags
 
-    with engine.connect() as conn:
-        newest = conn.execute(
-            select(flag_lists.c.id, flag_lists.c.week, flag_lists.c.as_of)
-            .where(flag_lists.c.school_id == school).order_by(flag_lists.c.week.desc()).limit(1)
-        ).first()
-        if newest is None:
-            raise UserError(f"no list is stored for school {school!r}: run `ews flags --out DIR` first")
-        rows = conn.execute(
-            select(flags.c.pupil_id, flags.c.section, flags.c.rank)
-            .where(flags.c.list_id == newest.id).order_by(flags.c.rank, flags.c.pupil_id)
-        ).all()
+    found = newest_list_flags(engine, school)
+    if found is None:
+        raise UserError(f"no list is stored for school {school!r}: run `ews flags --out DIR` first")
+    newest, rows = found
     if not rows:
         raise UserError(f"school {school!r}'s list of {newest.week} is empty")
     early = [r.pupil_id for r in rows if r.section == EARLY_WARNING]

@@ -14,6 +14,10 @@ an ingest or a pushed register day is seen by the next request:
 - one pupil's risk with reasons per (pupil, as-of date, model version, language);
 - the school's weekly scores over a school year per model version (for the history).
 Each is built once even under concurrent requests (single flight) and evicted least recently used.
+
+The store's other reads that the team pages and the API need (a pupil's concerns in a school
+year, the schools' names, which pupils are enrolled at a school) are small functions here too,
+beside the reads of enrolments, concerns and schools that build the features.
 """
 
 from __future__ import annotations
@@ -174,6 +178,42 @@ def _select_in(conn, table, ids: list[str]) -> pd.DataFrame:
 def _select_all(conn, table) -> pd.DataFrame:
     rows = conn.execute(select(table)).all()
     return pd.DataFrame(rows, columns=[c.name for c in table.columns])
+
+
+def concerns_in_school_year(engine: Engine, pupil_id: str, school_year: str,
+                            until: date | None) -> list[Any]:
+    """The pupil's coded concerns (date, source, category, severity) dated in the school year,
+    up to `until` if given, oldest first."""
+    start = parse_school_year(school_year)
+    query = select(concerns.c.date, concerns.c.source, concerns.c.category,
+                   concerns.c.severity).where(concerns.c.pupil_id == pupil_id,
+                                              concerns.c.date >= school_year_start(start),
+                                              concerns.c.date < school_year_start(start + 1))
+    if until is not None:
+        query = query.where(concerns.c.date <= until)
+    with engine.connect() as conn:
+        return conn.execute(query.order_by(concerns.c.date)).all()
+
+
+def school_names(engine: Engine) -> list[tuple[str, str]]:
+    """Every school's (school_id, name), by school id."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(schools.c.school_id, schools.c.name)
+                            .order_by(schools.c.school_id)).all()
+    return [(r.school_id, r.name) for r in rows]
+
+
+def enrolled_pupils(engine: Engine, school_id: str, school_year: str,
+                    pupil_ids: list[str]) -> set[str]:
+    """Those of `pupil_ids` (pseudonyms, as stored) enrolled at the school in the school year."""
+    enrolled: set[str] = set()
+    with engine.connect() as conn:
+        for part in _chunks(pupil_ids):
+            enrolled |= {p for (p,) in conn.execute(select(enrolments.c.pupil_id).where(
+                enrolments.c.school_id == school_id,
+                enrolments.c.school_year == school_year,
+                enrolments.c.pupil_id.in_(part)))}
+    return enrolled
 
 
 class RiskService:

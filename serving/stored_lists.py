@@ -2,7 +2,8 @@
 the HTTP API, the team pages and the exports call (`stored_flag_list`, `stored_flag`,
 `record_review`), their results JSON-ready with the reason sentences rendered in the language
 asked for. The lists are built and stored by serving.flags (the module docstring there says what
-is stored); the queries here read the tables of model.records (flag_lists, flags, reviews).
+is stored); the queries here read the tables of model.records (flag_lists, flags, reviews),
+for the API, the team pages and `ews demo-hints` alike: none of them holds SQL of its own.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, insert, select, text
 
 from model.calendar import iso_week, monday_of_week
 from model.errors import UserError
@@ -165,6 +166,78 @@ def newest_week(engine: Engine, school_id: str) -> str | None:
     with engine.connect() as conn:
         return conn.execute(select(func.max(flag_lists.c.week)).where(
             flag_lists.c.school_id == school_id)).scalar()
+
+
+def school_weeks(engine: Engine, school_id: str) -> list[str]:
+    """The weeks with a stored list for the school, newest first."""
+    with engine.connect() as conn:
+        return [w for (w,) in conn.execute(select(flag_lists.c.week).where(
+            flag_lists.c.school_id == school_id).order_by(flag_lists.c.week.desc()))]
+
+
+def newest_list_flags(engine: Engine, school_id: str) -> tuple[Any, list[Any]] | None:
+    """The school's newest stored list (id, week, as_of) and its flags (pupil_id, section,
+    rank) in rank order, ties by pupil; None if the school has no stored list."""
+    with engine.connect() as conn:
+        newest = conn.execute(
+            select(flag_lists.c.id, flag_lists.c.week, flag_lists.c.as_of)
+            .where(flag_lists.c.school_id == school_id).order_by(flag_lists.c.week.desc()).limit(1)
+        ).first()
+        if newest is None:
+            return None
+        rows = conn.execute(
+            select(flags.c.pupil_id, flags.c.section, flags.c.rank)
+            .where(flags.c.list_id == newest.id).order_by(flags.c.rank, flags.c.pupil_id)
+        ).all()
+    return newest, rows
+
+
+def stored_list_state(engine: Engine, school_id: str,
+                      week: str) -> tuple[tuple, list[tuple], tuple] | None:
+    """What a rendered list depends on, as stored: the list's header row, its flag rows (by id)
+    and the count and newest id of the school's reviews up to `week`; None if there is no list.
+    Plain SQL on purpose: serving.api.lists.FlagListCache reads this on every recheck."""
+    with engine.connect() as conn:
+        header = conn.execute(text(
+            "SELECT * FROM flag_lists WHERE week = :week AND school_id = :school"),
+            {"week": week, "school": school_id}).first()
+        if header is None:
+            return None
+        rows = conn.execute(text("SELECT * FROM flags WHERE list_id = :id ORDER BY id"),
+                            {"id": header.id}).all()
+        latest = conn.execute(text(
+            "SELECT count(*), max(id) FROM reviews WHERE school_id = :school "
+            "AND week <= :week"), {"school": school_id, "week": week}).first()
+    return tuple(header), [tuple(r) for r in rows], tuple(latest)
+
+
+def latest_flags(engine: Engine, pupil_id: str, school_id: str) -> list[dict[str, Any]]:
+    """The pupil's flag on the school's newest stored list that has the pupil (id, week,
+    section, also), for the team page's one decision form: the first section that applies, as
+    the list shows it (one_row_per_pupil)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(flags.c.id, flags.c.section, flag_lists.c.week)
+            .join(flag_lists, flag_lists.c.id == flags.c.list_id)
+            .where(flags.c.pupil_id == pupil_id, flag_lists.c.school_id == school_id)
+            .order_by(flag_lists.c.week.desc())).all()
+    if not rows:
+        return []
+    newest = rows[0].week
+    found = sorted((dict(r._mapping) for r in rows if r.week == newest),
+                   key=lambda r: SECTIONS.index(r["section"]))
+    return [{**found[0], "also": [r["section"] for r in found[1:]]}]
+
+
+def pupil_reviews(engine: Engine, pupil_id: str, school_id: str) -> list[dict[str, Any]]:
+    """The team's decisions about the pupil at the school (week, decision, decided_on,
+    decided_by), newest first."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(reviews.c.week, reviews.c.decision, reviews.c.decided_on,
+                                   reviews.c.decided_by).where(
+            reviews.c.pupil_id == pupil_id, reviews.c.school_id == school_id)
+            .order_by(reviews.c.decided_on.desc(), reviews.c.id.desc())).all()
+    return [dict(r._mapping) for r in rows]
 
 
 def early_warnings_per_school(conn, week: str) -> dict[str, int]:

@@ -18,9 +18,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from serving.api.schemas import FlagList
+from serving.stored_lists import stored_list_state
 
 
 @dataclass(frozen=True)
@@ -64,19 +65,10 @@ class FlagListCache:
 
     def fingerprint(self, school_id: str, week: str) -> str | None:
         """A digest of the stored list and the school's reviews; None if there is no list."""
-        with self.engine.connect() as conn:
-            header = conn.execute(text(
-                "SELECT * FROM flag_lists WHERE week = :week AND school_id = :school"),
-                {"week": week, "school": school_id}).first()
-            if header is None:
-                return None
-            rows = conn.execute(text("SELECT * FROM flags WHERE list_id = :id ORDER BY id"),
-                                {"id": header.id}).all()
-            latest = conn.execute(text(
-                "SELECT count(*), max(id) FROM reviews WHERE school_id = :school "
-                "AND week <= :week"), {"school": school_id, "week": week}).first()
-        digest = hashlib.sha256(repr((tuple(header), [tuple(r) for r in rows],
-                                      tuple(latest))).encode())
+        state = stored_list_state(self.engine, school_id, week)
+        if state is None:
+            return None
+        digest = hashlib.sha256(repr(state).encode())
         return digest.hexdigest()
 
     def get(self, school_id: str, week: str, language: str) -> RenderedList | None:

@@ -14,7 +14,7 @@ import csv
 import tempfile
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from model.calendar import school_year_of
 from model.contract import FILES
@@ -22,11 +22,10 @@ from model.errors import Problem, UserError
 from model.identifiers import cpr_digits, id_problem
 from model.pseudonym import parse_cpr, pseudonymise
 from model.settings import Settings
-from model.store import enrolments
 from serving.api.schemas import RegisterPush
+from serving.risk import enrolled_pupils
 
 ENTRIES = "entries"
-CHUNK = 500
 
 
 def _problem(row: int, column: str | None, rule: str) -> Problem:
@@ -51,13 +50,7 @@ def push_register(settings: Settings, engine: Engine, push: RegisterPush) -> dic
             continue
         ids.append(pseudonymise(raw, key))
     distinct = sorted(set(ids))
-    enrolled: set[str] = set()
-    with engine.connect() as conn:
-        for i in range(0, len(distinct), CHUNK):
-            enrolled |= {p for (p,) in conn.execute(select(enrolments.c.pupil_id).where(
-                enrolments.c.school_id == push.school_id,
-                enrolments.c.school_year == school_year,
-                enrolments.c.pupil_id.in_(distinct[i : i + CHUNK])))}
+    enrolled = enrolled_pupils(engine, push.school_id, school_year, distinct)
     for row, pupil in enumerate(ids):
         if pupil and pupil not in enrolled and not any(p.line == row for p in problems):
             problems.append(_problem(row, "pupil_id", f"pupil is not enrolled at school "

@@ -21,13 +21,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import AfterValidator
-from sqlalchemy import select
 
 from model.calendar import iso_week, monday_of_week, school_year_of
 from model.errors import UserError
 from model.pseudonym import pseudonymise
 from model.records import DECISIONS
-from model.store import schools
 from serving import audit
 from serving.auth import Principal, authenticate, open_session
 from serving.monitoring import latest_monitoring
@@ -64,7 +62,9 @@ from serving.pages.texts import (
     risk_percent,
 )
 from serving.problems import ApiProblem, forbidden, not_found
+from serving.risk import school_names
 from serving.scope import enrolled_in_scope, flag_in_scope, pupil_id_rule, refuse, school_id_rule
+from serving.stored_lists import latest_flags, pupil_reviews, school_weeks
 
 PREFIX = "/pages"
 LIST_ROLES = ("team", "analyst", "admin")
@@ -234,7 +234,7 @@ def _school_week(request: Request, principal: Principal, school_id: str,
     require(principal, LIST_ROLES)
     if not principal.sees_school(school_id):
         raise forbidden()
-    weeks = views.school_weeks(request.app.state.engine, school_id)
+    weeks = school_weeks(request.app.state.engine, school_id)
     if week is None:
         if not weeks:
             raise not_found("No flag list is stored for this school.")
@@ -270,10 +270,8 @@ def _sparks(request: Request, data: dict[str, Any]) -> dict[str, list[float | No
 
 
 def _school_names(request: Request, principal: Principal) -> list[tuple[str, str]]:
-    with request.app.state.engine.connect() as conn:
-        rows = conn.execute(select(schools.c.school_id, schools.c.name)
-                            .order_by(schools.c.school_id)).all()
-    return [(r.school_id, r.name) for r in rows if principal.sees_school(r.school_id)]
+    return [(school_id, name) for school_id, name in school_names(request.app.state.engine)
+            if principal.sees_school(school_id)]
 
 
 @router.get("/schools")
@@ -473,8 +471,8 @@ async def pupil_page(request: Request, principal: PagePrincipal,
         # The lists and the team's decisions are for the roles that read lists (as in the API).
         decisions = flags = []
         if principal.role in LIST_ROLES:
-            decisions = views.pupil_reviews(engine, enrolment.pupil_id, enrolment.school_id)
-            flags = views.latest_flags(engine, enrolment.pupil_id, enrolment.school_id)
+            decisions = pupil_reviews(engine, enrolment.pupil_id, enrolment.school_id)
+            flags = latest_flags(engine, enrolment.pupil_id, enrolment.school_id)
         version = served.version if served is not None else None
         for action, detail in ((audit.READ_RISK, {"as_of": when.isoformat(),
                                                   "language": language,

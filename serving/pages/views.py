@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from model.calendar import parse_school_year, school_year_start
-from model.records import DECISIONS, SECTIONS, flag_lists, flags, reviews
-from model.store import STATUS_NAMES, concerns
+from model.records import DECISIONS, SECTIONS
+from model.store import STATUS_NAMES
 from serving.pages import charts
 from serving.pages.texts import (
     CATEGORY_WORDS,
@@ -27,6 +27,7 @@ from serving.pages.texts import (
     risk_percent,
     section_intro,
 )
+from serving.risk import concerns_in_school_year
 
 SPARK_WEEKS = 10
 
@@ -94,13 +95,6 @@ def list_sections(data: dict[str, Any], language: str, sparks: dict[str, list[fl
     return out
 
 
-def school_weeks(engine: Engine, school_id: str) -> list[str]:
-    """The weeks with a stored list for the school, newest first."""
-    with engine.connect() as conn:
-        return [w for (w,) in conn.execute(select(flag_lists.c.week).where(
-            flag_lists.c.school_id == school_id).order_by(flag_lists.c.week.desc()))]
-
-
 def decision_choices(language: str) -> list[tuple[str, str]]:
     words = UI[language]["decisions_words"]
     return [(d, words[d]) for d in DECISIONS]
@@ -164,44 +158,8 @@ class Concern:
 def pupil_concerns(engine: Engine, pupil_id: str, school_year: str,
                    until: date | None) -> list[Concern]:
     """The pupil's coded concerns dated in the school year (up to `until`), oldest first."""
-    start = parse_school_year(school_year)
-    query = select(concerns.c.date, concerns.c.source, concerns.c.category,
-                   concerns.c.severity).where(concerns.c.pupil_id == pupil_id,
-                                              concerns.c.date >= school_year_start(start),
-                                              concerns.c.date < school_year_start(start + 1))
-    if until is not None:
-        query = query.where(concerns.c.date <= until)
-    with engine.connect() as conn:
-        rows = conn.execute(query.order_by(concerns.c.date)).all()
+    rows = concerns_in_school_year(engine, pupil_id, school_year, until)
     return [Concern(r.date, r.source, r.category, r.severity) for r in rows]
-
-
-def pupil_reviews(engine: Engine, pupil_id: str, school_id: str) -> list[dict[str, Any]]:
-    """The team's decisions about the pupil at the school, newest first."""
-    with engine.connect() as conn:
-        rows = conn.execute(select(reviews.c.week, reviews.c.decision, reviews.c.decided_on,
-                                   reviews.c.decided_by).where(
-            reviews.c.pupil_id == pupil_id, reviews.c.school_id == school_id)
-            .order_by(reviews.c.decided_on.desc(), reviews.c.id.desc())).all()
-    return [dict(r._mapping) for r in rows]
-
-
-def latest_flags(engine: Engine, pupil_id: str, school_id: str) -> list[dict[str, Any]]:
-    """The pupil's flag on the school's newest stored list that has the pupil (id, week,
-    section, also), for the one decision form: the first section that applies, as the list
-    shows it (serving.stored_lists.one_row_per_pupil)."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(flags.c.id, flags.c.section, flag_lists.c.week)
-            .join(flag_lists, flag_lists.c.id == flags.c.list_id)
-            .where(flags.c.pupil_id == pupil_id, flag_lists.c.school_id == school_id)
-            .order_by(flag_lists.c.week.desc())).all()
-    if not rows:
-        return []
-    newest = rows[0].week
-    found = sorted((dict(r._mapping) for r in rows if r.week == newest),
-                   key=lambda r: SECTIONS.index(r["section"]))
-    return [{**found[0], "also": [r["section"] for r in found[1:]]}]
 
 
 def reason_bars(reasons: list[dict[str, Any]], language: str) -> list[dict[str, Any]]:
