@@ -24,6 +24,19 @@ KEY = "test-key-" + "x" * 32
 FLAG_WEEK = "2024-W39"  # a Monday inside the ingested 12 weeks
 
 
+class NoChampion:
+    """A registry with no promoted version: what serving sees before the first promotion."""
+
+    def champion_version(self):
+        return None
+
+    def load(self, version):
+        raise AssertionError("nothing to load")
+
+    def details(self, version):
+        return {}
+
+
 @dataclass
 class World:
     settings: object

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from serving.app import create_app
 from serving.champion import ChampionHolder, MlflowRegistry, RegistryUnavailable
-from tests.serving.conftest import promote, served
+from tests.serving.conftest import NoChampion, promote, served
 
 
 class Unreachable:
@@ -218,16 +218,6 @@ def test_a_champion_trained_on_other_features_is_not_served(world):
 
 
 def test_with_no_champion_promoted_nothing_answers_5xx(world):
-    class NoChampion:
-        def champion_version(self):
-            return None
-
-        def load(self, version):
-            raise AssertionError("nothing to load")
-
-        def details(self, version):
-            return {}
-
     app = create_app(world.settings, registry=NoChampion(), poll_seconds=0)
     with TestClient(app) as client:
         pupil = world.pupils_of("S1")[0]

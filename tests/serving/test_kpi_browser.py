@@ -13,6 +13,7 @@ from tests.serving.test_pages_browser import (
     DESKTOP,
     TABLET,
     chromium,  # noqa: F401 - the module's browser fixture
+    log_in,
     screenshot,
     serious_violations,
 )
@@ -39,14 +40,7 @@ def open_kpi(chromium, town_site):  # noqa: F811
     contexts = []
 
     def login(viewport: dict = DESKTOP):
-        context = chromium.new_context(viewport=viewport, locale="da-DK")
-        contexts.append(context)
-        page = context.new_page()
-        page.goto(f"{base}/pages/login")
-        page.get_by_label("Adgangsnøgle").fill(token)
-        with page.expect_navigation(wait_until="load"):
-            page.get_by_role("button", name="Log ind").click()
-        return page
+        return log_in(chromium, contexts, base, token, viewport)
 
     yield login
     for context in contexts:

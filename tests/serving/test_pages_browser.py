@@ -112,18 +112,23 @@ def open_as(chromium, site, world):
     contexts = []
 
     def login(who: str, viewport: dict = DESKTOP):
-        context = chromium.new_context(viewport=viewport, accept_downloads=True, locale="da-DK")
-        contexts.append(context)
-        page = context.new_page()
-        page.goto(f"{site}/pages/login")
-        page.get_by_label("Adgangsnøgle").fill(world.tokens[who])
-        with page.expect_navigation(wait_until="load"):
-            page.get_by_role("button", name="Log ind").click()
-        return page
+        return log_in(chromium, contexts, site, world.tokens[who], viewport, accept_downloads=True)
 
     yield login
     for context in contexts:
         context.close()
+
+
+def log_in(chromium, contexts: list, base: str, token: str, viewport: dict, **options):
+    """A new browser context (kept in `contexts` to be closed) logged in through the login form."""
+    context = chromium.new_context(viewport=viewport, locale="da-DK", **options)
+    contexts.append(context)
+    page = context.new_page()
+    page.goto(f"{base}/pages/login")
+    page.get_by_label("Adgangsnøgle").fill(token)
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="Log ind").click()
+    return page
 
 
 def screenshot(page, name: str, tmp_path: Path) -> Path:

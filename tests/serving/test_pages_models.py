@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from serving.pages.registry import VersionView
-from tests.serving.conftest import FLAG_WEEK, KEY
+from tests.serving.conftest import FLAG_WEEK, KEY, NoChampion
 
 ENGLISH_GATE_WORDS = ("beats the best rule", "calibration error", "exceeds", "within 0",
                       "the gate asks", "champion's", "precision at list length")
@@ -161,16 +161,6 @@ def test_without_a_champion_the_pupil_page_shows_the_register_and_the_list_says_
     import serving.stored_lists
     from model.pseudonym import pseudonymise
     from serving.app import create_app
-
-    class NoChampion:
-        def champion_version(self):
-            return None
-
-        def load(self, version):
-            raise AssertionError("nothing to load")
-
-        def details(self, version):
-            return {}
 
     real = serving.stored_lists.stored_flag_list
 
