@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from model import registry
+from tests.source_scan import docstring_ids
 
 ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("training", "serving", "ews")
@@ -44,15 +45,6 @@ def _sources(root: Path) -> list[Path]:
     return sorted(p for d in SCANNED for p in (root / d).rglob("*.py"))
 
 
-def _docstrings(tree: ast.AST) -> set[int]:
-    ids = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-                ids.add(id(body[0].value))
-    return ids
-
 
 def _texts(node: ast.AST) -> list[ast.Constant]:
     """The literal text of an argument written straight in the call: a string or an f-string."""
@@ -67,7 +59,7 @@ def _violations(root: Path = ROOT) -> list[str]:
     found = []
     for path in _sources(root):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        skip = _docstrings(tree)
+        skip = docstring_ids(tree)
         where = path.relative_to(root)
         for const in ast.walk(tree):
             if not (isinstance(const, ast.Constant) and isinstance(const.value, str)) or id(const) in skip:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.source_scan import docstring_ids
+
 ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("serving/api", "serving/pages", "ews")
 SQL_BUILDERS = {"select", "insert", "update", "delete", "text"}
@@ -60,21 +62,12 @@ def _root_name(node: ast.expr) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-def _docstrings(tree: ast.AST) -> set[int]:
-    out = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-                out.add(id(body[0].value))
-    return out
-
 
 def sql_in(source: str) -> list[tuple[int, str]]:
     """(line, what) for every piece of SQL in a module's source."""
     tree = ast.parse(source)
     builders, modules = _sqlalchemy_names(tree)
-    docstrings = _docstrings(tree)
+    docstrings = docstring_ids(tree)
     found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
