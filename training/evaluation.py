@@ -76,11 +76,12 @@ def evaluate_ranker(name: str, frame: pd.DataFrame, score: np.ndarray, capacity:
     )
 
 
-def lead_times(frame: pd.DataFrame, score: np.ndarray, capacity: Capacity) -> np.ndarray:
+def lead_times(frame: pd.DataFrame, score: np.ndarray, capacity: Capacity,
+               listed: np.ndarray | None = None) -> np.ndarray:
     """Weeks between a ranker first listing a pupil and the week the pupil became concerning,
     for every pupil not concerning at the first as-of date who became so later (0 if the ranker
-    never listed them before)."""
-    flags = list_flags(frame, score, capacity)
+    never listed them before). `listed`: the list's flags if already cut."""
+    flags = list_flags(frame, score, capacity) if listed is None else listed
     work = pd.DataFrame({"pupil_id": frame["pupil_id"].to_numpy(), "as_of": frame["as_of"].to_numpy(),
                          "concerning": frame["already_concerning"].to_numpy(bool), "listed": flags})
     first_date = work["as_of"].min()
@@ -120,16 +121,18 @@ def compare(test: pd.DataFrame, lead: pd.DataFrame, rankers_test: dict[str, np.n
     rows = []
     for name, score in rankers_test.items():
         result = evaluate_ranker(name, test, score, capacity)
-        weeks = lead_times(lead, rankers_lead[name], capacity)
+        listed = list_flags(lead, rankers_lead[name], capacity)  # cut once, read three times
+        weeks = lead_times(lead, rankers_lead[name], capacity, listed)
         if len(weeks):
             result.lead_time_median_weeks = float(np.median(weeks))
             result.lead_time_mean_weeks = float(np.mean(weeks))
             result.detected_before_onset = float(np.mean(weeks > 0))
             result.lead_times = weeks.tolist()
         row = dict(result.__dict__)
-        row["lead_share"], row["lead_median_weeks"] = held_ahead(lead, rankers_lead[name], capacity)
+        row["lead_share"], row["lead_median_weeks"] = held_ahead(
+            lead, rankers_lead[name], capacity, listed=listed)
         row["lead_share_2w"], row["lead_median_weeks_2w"] = held_ahead(
-            lead, rankers_lead[name], capacity, stayed="weeks")
+            lead, rankers_lead[name], capacity, stayed="weeks", listed=listed)
         rows.append(row)
     table = pd.DataFrame(rows).set_index("name")
     return table
@@ -141,7 +144,8 @@ LEAD_WEEKS = 2  # "ahead" means listed at least this many weeks before the onset
 
 
 def held_ahead(frame: pd.DataFrame, score: np.ndarray, capacity: Capacity,
-               weeks: int = LEAD_WEEKS, stayed: str = "horizon") -> tuple[float, float]:
+               weeks: int = LEAD_WEEKS, stayed: str = "horizon",
+               listed: np.ndarray | None = None) -> tuple[float, float]:
     """Among pupils not concerning at the first as-of date who became concerning later and
     stayed so: the share the list held at least `weeks` weeks before the onset, and the median
     lead in weeks of those it listed before the onset at all (NaN when none).
@@ -154,8 +158,10 @@ def held_ahead(frame: pd.DataFrame, score: np.ndarray, capacity: Capacity,
       not a flu that crossed the line once;
     - ``"weeks"``: the trailing window is still at the threshold `weeks` weeks after the onset
       (the first definition; with a 60-day trailing window this holds for almost every onset).
+
+    `listed`: the list's flags (`list_flags(frame, score, capacity)`) if already cut.
     """
-    flags = list_flags(frame, score, capacity)
+    flags = list_flags(frame, score, capacity) if listed is None else listed
     work = pd.DataFrame({"pupil_id": frame["pupil_id"].to_numpy(), "as_of": frame["as_of"].to_numpy(),
                          "concerning": frame["already_concerning"].to_numpy(bool), "listed": flags,
                          "label": frame["label"].to_numpy(float)})
