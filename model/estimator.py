@@ -225,6 +225,45 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self.season_weight_ = float(platt.coef_[0, 1]) if offset is not None else 0.0
         return self
 
+    def anchor_level(self, margin, y, as_of=None) -> RiskModel:
+        """Set the map's intercept so that the mean risk over the booster's own training rows is
+        their label rate; the slope and the season's weight stay as `calibrate_margins` fitted
+        them (issue 12).
+
+        The slope and the season's weight transfer from out-of-fold margins, but the level does
+        not: those margins come from boosters trained on other stretches of time, and how much
+        concerning absence a stretch holds varies from year to year (the winter's flu waves, a
+        trend). A boosted model trained with log-loss reproduces its training rows' rate, so the
+        level is taken from the booster's own training window, which ends next to the weeks it
+        scores.
+
+        Parameters
+        ----------
+        margin : array-like of shape (n_rows,)
+            The booster's margins on its own training rows.
+        y : array-like of shape (n_rows,)
+            Their known labels.
+        as_of : array-like of dates, shape (n_rows,), optional
+            The rows' as-of dates, for the season's offset.
+
+        Returns
+        -------
+        RiskModel
+            The model (self), with the intercept of `calibration_` moved.
+        """
+        slope, intercept = self.calibration_
+        z = slope * np.asarray(margin, dtype=float)
+        offset = self.season_offset(as_of)
+        if offset is not None and getattr(self, "season_weight_", 0.0):
+            z = z + self.season_weight_ * offset
+        rate = float(np.clip(np.mean(np.asarray(y, dtype=float)), 1e-6, 1 - 1e-6))
+        lo, hi = -30.0, 30.0  # the mean risk rises with the intercept: bisection
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if np.mean(expit(z + mid)) < rate else (lo, mid)
+        self.calibration_ = (slope, 0.5 * (lo + hi))
+        return self
+
     def _prepare(self, X) -> np.ndarray:
         X = np.array(X, dtype=np.float32, copy=True)
         if len(self.unobserved_):

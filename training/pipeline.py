@@ -291,7 +291,7 @@ def train_and_evaluate(inputs: Inputs, settings: Settings, as_of: date | None = 
         next(s for s in structures if s[0] == key)[2].append(it)
 
     # 1. the backtest: every structure fitted once per fold, its stages are the iterations
-    fold_frames, margins = [], {}  # margins[(key, it)][k]
+    fold_frames, margins, boosters = [], {}, {}  # margins[(key, it)][k]; boosters[(k, key)]
     for fold in folds:
         train = data[as_of_col.isin(fold.train) & data["label"].notna()]
         test = data[as_of_col.isin(fold.test)].reset_index(drop=True)
@@ -303,6 +303,7 @@ def train_and_evaluate(inputs: Inputs, settings: Settings, as_of: date | None = 
                  f"{config['min_samples_leaf']}")
             booster = RiskModel(**_params(config, max(its), seed)).fit(
                 feature_matrix(train), train["label"].to_numpy())
+            boosters[(len(fold_frames) - 1, key)] = booster
             for it, margin in _staged(booster, X_test, tuple(its)).items():
                 margins.setdefault((key, it), []).append(margin)
     grid = []
@@ -316,7 +317,8 @@ def train_and_evaluate(inputs: Inputs, settings: Settings, as_of: date | None = 
     oof = margins[(chosen_key, chosen["max_iter"])]
 
     # 2. calibration from out-of-fold margins: each fold is judged with the map fitted on the
-    # other folds' margins and labels; the refit gets the map fitted on all folds.
+    # other folds' margins and labels; the refit gets the map fitted on all folds. The map's
+    # level is then anchored on the booster's own training rows (`RiskModel.anchor_level`).
     def platt(ks: list[int], season_rows: pd.DataFrame) -> RiskModel:
         """The calibration map fitted on folds `ks`' out-of-fold margins, with the season's
         offset from `season_rows` (training labels known before the judged weeks) as input."""
@@ -336,6 +338,9 @@ def train_and_evaluate(inputs: Inputs, settings: Settings, as_of: date | None = 
         train, test, _ = fold_frames[k]
         others = [j for j in range(len(folds)) if j != k] or [k]
         calibrator = platt(others, train)
+        in_sample = _staged(boosters[(k, chosen_key)], feature_matrix(train), (chosen["max_iter"],))
+        calibrator.anchor_level(in_sample[chosen["max_iter"]], train["label"].to_numpy(),
+                                train["as_of"].to_numpy())
         risk = calibrator.probability(oof[k], test["as_of"].to_numpy())
         logistic = logistic_baseline(seed).fit(feature_matrix(train), train["label"].to_numpy().astype(int))
         rankers = {MODEL_RANKER: oof[k], LOGISTIC_RANKER: logistic.decision_function(feature_matrix(test)),
@@ -357,6 +362,8 @@ def train_and_evaluate(inputs: Inputs, settings: Settings, as_of: date | None = 
     model.calibration_ = all_folds.calibration_
     model.season_ = getattr(all_folds, "season_", None)
     model.season_weight_ = all_folds.season_weight_
+    model.anchor_level(model.decision_function(feature_matrix(refit_rows)),
+                       refit_rows["label"].to_numpy(), refit_rows["as_of"].to_numpy())
 
     step("evaluation")
     test = pd.concat([r.test.assign(fold=r.fold.name) for r in results], ignore_index=True)

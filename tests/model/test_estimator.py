@@ -113,3 +113,21 @@ def test_an_unobserved_feature_is_held_at_zero():
 def test_risk_bands():
     bands = risk_band(np.array([0.0, 0.09, 0.1, 0.3, 0.5, 0.99]))
     assert list(bands) == ["low", "low", "watch", "raised", "high", "high"]
+
+
+def test_the_level_is_anchored_on_the_training_rows_and_the_slope_kept():
+    rng = np.random.default_rng(3)
+    margin = rng.normal(-2.0, 1.2, 4000)
+    y = (rng.random(4000) < 0.5 * (1 / (1 + np.exp(-margin)))).astype(int)  # half the margin's risk
+    as_of = np.array(["2024-10-07"] * 2000 + ["2025-03-03"] * 2000, dtype="datetime64[D]")
+    model = RiskModel().fit_season(as_of, y)
+    model.calibrate_margins(margin, 1 - (1 - y) * (rng.random(4000) < 0.8), as_of)  # a too-high level
+    slope, before, weight = *model.calibration_, model.season_weight_
+    assert model.probability(margin, as_of).mean() > y.mean() + 0.05
+    model.anchor_level(margin, y, as_of)
+    assert model.calibration_[0] == slope and model.season_weight_ == weight
+    assert model.calibration_[1] < before
+    assert model.probability(margin, as_of).mean() == pytest.approx(y.mean(), abs=1e-6)
+    # a rate higher than the map's moves the level up again
+    model.anchor_level(margin, np.ones_like(y) * (rng.random(4000) < 0.6), as_of)
+    assert model.probability(margin, as_of).mean() == pytest.approx(0.6, abs=0.02)

@@ -73,6 +73,21 @@ def test_the_refit_learns_from_every_closed_label_window(municipality, result):
     assert 50 <= gap <= 13 * 5
 
 
+def test_the_served_risk_is_level_with_the_refit_training_window(municipality, result):
+    """The calibration map's slope comes from the folds' out-of-fold margins, its level from the
+    refit's own training rows: their mean risk is their rate of concerning absence."""
+    from model.features import feature_matrix
+    from model.labels import LabelSpec
+    from training.dataset import build_training_set
+
+    rows = build_training_set(municipality.feature_builder(), result.split.train, LabelSpec())
+    rows = rows[rows["label"].notna()]
+    model = result.model
+    risk = model.probability(model.decision_function(feature_matrix(rows)), rows["as_of"].to_numpy())
+    assert risk.mean() == pytest.approx(rows["label"].mean(), abs=1e-4)
+    assert model.calibration_[0] > 0.0  # a slope fitted on the folds, not reset
+
+
 def test_every_fold_is_judged_with_every_rule_and_out_of_fold_calibration(result):
     assert [f.fold.name.split(":")[0] for f in result.folds] == ["1", "2", "3"]
     for f in result.folds:
