@@ -339,6 +339,9 @@ TEMPLATES: dict[str, Template] = {
     "total_rate_last_year": Template(
         "Fravær sidste skoleår: {value}{vs}",
         "Absence last school year: {value}{vs}", fmt=_pct, compare=True),
+    "total_rate_long": Template(
+        "Samlet fravær de sidste to skoleår: omkring {value}{vs}",
+        "Total absence over the last two school years: about {value}{vs}", fmt=_pct, compare=True),
     "unauthorised_rate_last_year": Template(
         "Ulovligt fravær sidste skoleår: {value}{vs}",
         "Unauthorised absence last school year: {value}{vs}", fmt=_pct, compare=True),
