@@ -165,20 +165,39 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         Returns
         -------
         RiskModel
-            The model (self), with `season_` set.
+            The model (self), with `season_` and `season_months_` (the months with rows) set.
         """
         month = _months(as_of)
         y = np.asarray(y, dtype=float)
         overall = _logit(np.clip(np.mean(y), 1e-4, 1 - 1e-4))
-        season = np.zeros(13)
+        season, known = np.zeros(13), []
         for m in range(1, 13):
             rows = month == m
             if rows.sum() >= 50:
                 # shrunk towards the overall rate (100 pseudo-rows)
                 rate = (y[rows].sum() + 100 * np.mean(y)) / (rows.sum() + 100)
                 season[m] = _logit(np.clip(rate, 1e-4, 1 - 1e-4)) - overall
+                known.append(m)
         self.season_ = season
+        self.season_months_ = known
         return self
+
+    def knows_season(self, as_of) -> bool:
+        """Whether the season table was fitted on every calendar month of `as_of` (a month
+        without training rows has offset 0: the level of the months that had them).
+
+        Parameters
+        ----------
+        as_of : array-like of dates
+            The as-of dates to be scored.
+
+        Returns
+        -------
+        bool
+            True if every month of `as_of` had its own training rows.
+        """
+        known = getattr(self, "season_months_", None)
+        return known is not None and set(np.unique(_months(as_of)).tolist()) <= set(known)
 
     def season_offset(self, as_of) -> np.ndarray:
         """The season's log-odds offset of each as-of date.
@@ -228,7 +247,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     def anchor_level(self, margin, y, as_of=None) -> RiskModel:
         """Set the map's intercept so that the mean risk over the booster's own training rows is
         their label rate; the slope and the season's weight stay as `calibrate_margins` fitted
-        them (issue 12).
+        them (issue 12). Only sound where the season table covers the months to be scored
+        (`knows_season`): otherwise the training months' level would stand for theirs.
 
         The slope and the season's weight transfer from out-of-fold margins, but the level does
         not: those margins come from boosters trained on other stretches of time, and how much

@@ -318,7 +318,8 @@ def train_and_evaluate(inputs: Inputs, settings: Settings, as_of: date | None = 
 
     # 2. calibration from out-of-fold margins: each fold is judged with the map fitted on the
     # other folds' margins and labels; the refit gets the map fitted on all folds. The map's
-    # level is then anchored on the booster's own training rows (`RiskModel.anchor_level`).
+    # level is then anchored on the booster's own training rows (`RiskModel.anchor_level`) where
+    # those rows hold every month to be scored; otherwise it stays the out-of-fold level.
     def platt(ks: list[int], season_rows: pd.DataFrame) -> RiskModel:
         """The calibration map fitted on folds `ks`' out-of-fold margins, with the season's
         offset from `season_rows` (training labels known before the judged weeks) as input."""
@@ -338,9 +339,10 @@ def train_and_evaluate(inputs: Inputs, settings: Settings, as_of: date | None = 
         train, test, _ = fold_frames[k]
         others = [j for j in range(len(folds)) if j != k] or [k]
         calibrator = platt(others, train)
-        in_sample = _staged(boosters[(k, chosen_key)], feature_matrix(train), (chosen["max_iter"],))
-        calibrator.anchor_level(in_sample[chosen["max_iter"]], train["label"].to_numpy(),
-                                train["as_of"].to_numpy())
+        if calibrator.knows_season(test["as_of"].to_numpy()):
+            in_sample = _staged(boosters[(k, chosen_key)], feature_matrix(train), (chosen["max_iter"],))
+            calibrator.anchor_level(in_sample[chosen["max_iter"]], train["label"].to_numpy(),
+                                    train["as_of"].to_numpy())
         risk = calibrator.probability(oof[k], test["as_of"].to_numpy())
         logistic = logistic_baseline(seed).fit(feature_matrix(train), train["label"].to_numpy().astype(int))
         rankers = {MODEL_RANKER: oof[k], LOGISTIC_RANKER: logistic.decision_function(feature_matrix(test)),
@@ -362,8 +364,10 @@ def train_and_evaluate(inputs: Inputs, settings: Settings, as_of: date | None = 
     model.calibration_ = all_folds.calibration_
     model.season_ = getattr(all_folds, "season_", None)
     model.season_weight_ = all_folds.season_weight_
-    model.anchor_level(model.decision_function(feature_matrix(refit_rows)),
-                       refit_rows["label"].to_numpy(), refit_rows["as_of"].to_numpy())
+    model.season_months_ = getattr(all_folds, "season_months_", None)
+    if model.knows_season(np.array(candidates, dtype="datetime64[D]")):
+        model.anchor_level(model.decision_function(feature_matrix(refit_rows)),
+                           refit_rows["label"].to_numpy(), refit_rows["as_of"].to_numpy())
 
     step("evaluation")
     test = pd.concat([r.test.assign(fold=r.fold.name) for r in results], ignore_index=True)

@@ -131,3 +131,13 @@ def test_the_level_is_anchored_on_the_training_rows_and_the_slope_kept():
     # a rate higher than the map's moves the level up again
     model.anchor_level(margin, np.ones_like(y) * (rng.random(4000) < 0.6), as_of)
     assert model.probability(margin, as_of).mean() == pytest.approx(0.6, abs=0.02)
+
+
+def test_the_season_is_known_only_for_months_with_training_rows():
+    as_of = np.array(["2024-10-07"] * 60 + ["2024-11-04"] * 60 + ["2024-12-02"] * 10,
+                     dtype="datetime64[D]")
+    model = RiskModel().fit_season(as_of, np.arange(130) % 7 == 0)
+    assert model.season_months_ == [10, 11]  # December has too few rows for a season of its own
+    assert model.knows_season(np.array(["2025-10-13", "2025-11-17"], dtype="datetime64[D]"))
+    assert not model.knows_season(np.array(["2025-11-17", "2025-12-08"], dtype="datetime64[D]"))
+    assert not RiskModel().knows_season(as_of)  # no season table at all
