@@ -244,11 +244,11 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self.season_weight_ = float(platt.coef_[0, 1]) if offset is not None else 0.0
         return self
 
-    def anchor_level(self, margin, y, as_of=None) -> RiskModel:
+    def anchor_level(self, margin, y, as_of, scored_as_of) -> RiskModel:
         """Set the map's intercept so that the mean risk over the booster's own training rows is
         their label rate; the slope and the season's weight stay as `calibrate_margins` fitted
-        them (issue 12). Only sound where the season table covers the months to be scored
-        (`knows_season`): otherwise the training months' level would stand for theirs.
+        them (issue 12). Nothing changes where the season table lacks a month of `scored_as_of`
+        (`knows_season`): the training months' level would stand for that month's.
 
         The slope and the season's weight transfer from out-of-fold margins, but the level does
         not: those margins come from boosters trained on other stretches of time, and how much
@@ -263,26 +263,34 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             The booster's margins on its own training rows.
         y : array-like of shape (n_rows,)
             Their known labels.
-        as_of : array-like of dates, shape (n_rows,), optional
+        as_of : array-like of dates, shape (n_rows,)
             The rows' as-of dates, for the season's offset.
+        scored_as_of : array-like of dates
+            The as-of dates the model will score (a fold's test weeks, or every as-of date).
 
         Returns
         -------
         RiskModel
-            The model (self), with the intercept of `calibration_` moved.
+            The model (self), with the intercept of `calibration_` moved where the season is known.
         """
-        slope, intercept = self.calibration_
-        z = slope * np.asarray(margin, dtype=float)
+        if not self.knows_season(scored_as_of):
+            return self
+        from scipy.optimize import brentq
+
+        z = self._log_odds_without_intercept(margin, as_of)
+        rate = float(np.clip(np.mean(np.asarray(y, dtype=float)), 1e-6, 1 - 1e-6))
+        # the mean risk rises with the intercept from ~0 to ~1 over this bracket
+        intercept = brentq(lambda b: float(np.mean(expit(z + b))) - rate, -30.0, 30.0)
+        self.calibration_ = (self.calibration_[0], float(intercept))
+        return self
+
+    def _log_odds_without_intercept(self, margin, as_of) -> np.ndarray:
+        """The slope times the margin, plus the season's weighted offset where the model has one."""
+        z = self.calibration_[0] * np.asarray(margin, dtype=float)
         offset = self.season_offset(as_of)
         if offset is not None and getattr(self, "season_weight_", 0.0):
             z = z + self.season_weight_ * offset
-        rate = float(np.clip(np.mean(np.asarray(y, dtype=float)), 1e-6, 1 - 1e-6))
-        lo, hi = -30.0, 30.0  # the mean risk rises with the intercept: bisection
-        for _ in range(60):
-            mid = 0.5 * (lo + hi)
-            lo, hi = (mid, hi) if np.mean(expit(z + mid)) < rate else (lo, mid)
-        self.calibration_ = (slope, 0.5 * (lo + hi))
-        return self
+        return z
 
     def _prepare(self, X) -> np.ndarray:
         X = np.array(X, dtype=np.float32, copy=True)
@@ -322,12 +330,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_rows,)
             The calibrated probability of concerning absence over the horizon.
         """
-        a, b = self.calibration_
-        z = a * np.asarray(margin, dtype=float) + b
-        offset = self.season_offset(as_of)
-        if offset is not None and getattr(self, "season_weight_", 0.0):
-            z = z + self.season_weight_ * offset
-        return expit(z)
+        return expit(self._log_odds_without_intercept(margin, as_of) + self.calibration_[1])
 
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated class probabilities (without the season's offset).

@@ -339,12 +339,13 @@ def train_and_evaluate(inputs: Inputs, settings: Settings, as_of: date | None = 
         train, test, _ = fold_frames[k]
         others = [j for j in range(len(folds)) if j != k] or [k]
         calibrator = platt(others, train)
-        if calibrator.knows_season(test["as_of"].to_numpy()):
-            in_sample = _staged(boosters[(k, chosen_key)], feature_matrix(train), (chosen["max_iter"],))
+        X_train = feature_matrix(train)
+        if calibrator.knows_season(test["as_of"].to_numpy()):  # else no use for the margins
+            in_sample = _staged(boosters[(k, chosen_key)], X_train, (chosen["max_iter"],))
             calibrator.anchor_level(in_sample[chosen["max_iter"]], train["label"].to_numpy(),
-                                    train["as_of"].to_numpy())
+                                    train["as_of"].to_numpy(), test["as_of"].to_numpy())
         risk = calibrator.probability(oof[k], test["as_of"].to_numpy())
-        logistic = logistic_baseline(seed).fit(feature_matrix(train), train["label"].to_numpy().astype(int))
+        logistic = logistic_baseline(seed).fit(X_train, train["label"].to_numpy().astype(int))
         rankers = {MODEL_RANKER: oof[k], LOGISTIC_RANKER: logistic.decision_function(feature_matrix(test)),
                    **rule_rankers(test), **(extra_rankers(test) if extra_rankers else {})}
         table = compare(test, test, rankers, rankers, capacity)
@@ -359,15 +360,15 @@ def train_and_evaluate(inputs: Inputs, settings: Settings, as_of: date | None = 
                                  "max_leaf_nodes": chosen["max_leaf_nodes"],
                                  "min_samples_leaf": chosen["min_samples_leaf"]},
                                 chosen["max_iter"], seed))
-    model.fit(feature_matrix(refit_rows), refit_rows["label"].to_numpy())
+    X_refit = feature_matrix(refit_rows)
+    model.fit(X_refit, refit_rows["label"].to_numpy())
     all_folds = platt(list(range(len(folds))), refit_rows)
     model.calibration_ = all_folds.calibration_
     model.season_ = getattr(all_folds, "season_", None)
     model.season_weight_ = all_folds.season_weight_
     model.season_months_ = getattr(all_folds, "season_months_", None)
-    if model.knows_season(np.array(candidates, dtype="datetime64[D]")):
-        model.anchor_level(model.decision_function(feature_matrix(refit_rows)),
-                           refit_rows["label"].to_numpy(), refit_rows["as_of"].to_numpy())
+    model.anchor_level(model.decision_function(X_refit), refit_rows["label"].to_numpy(),
+                       refit_rows["as_of"].to_numpy(), np.array(candidates, dtype="datetime64[D]"))
 
     step("evaluation")
     test = pd.concat([r.test.assign(fold=r.fold.name) for r in results], ignore_index=True)

@@ -124,12 +124,15 @@ def test_the_level_is_anchored_on_the_training_rows_and_the_slope_kept():
     model.calibrate_margins(margin, 1 - (1 - y) * (rng.random(4000) < 0.8), as_of)  # a too-high level
     slope, before, weight = *model.calibration_, model.season_weight_
     assert model.probability(margin, as_of).mean() > y.mean() + 0.05
-    model.anchor_level(margin, y, as_of)
+    december = np.array(["2025-12-01"], dtype="datetime64[D]")  # no training rows that month
+    model.anchor_level(margin, y, as_of, december)
+    assert model.calibration_ == (slope, before)  # the level stays where the season is unknown
+    model.anchor_level(margin, y, as_of, as_of)
     assert model.calibration_[0] == slope and model.season_weight_ == weight
     assert model.calibration_[1] < before
     assert model.probability(margin, as_of).mean() == pytest.approx(y.mean(), abs=1e-6)
     # a rate higher than the map's moves the level up again
-    model.anchor_level(margin, np.ones_like(y) * (rng.random(4000) < 0.6), as_of)
+    model.anchor_level(margin, np.ones_like(y) * (rng.random(4000) < 0.6), as_of, as_of)
     assert model.probability(margin, as_of).mean() == pytest.approx(0.6, abs=0.02)
 
 
