@@ -342,6 +342,9 @@ TEMPLATES: dict[str, Template] = {
     "total_rate_long": Template(
         "Samlet fravær de sidste to skoleår: omkring {value}{vs}",
         "Total absence over the last two school years: about {value}{vs}", fmt=_pct, compare=True),
+    "authorised_rate_long": Template(
+        "Ekstraordinær frihed de sidste to skoleår: omkring {value}{vs}",
+        "Authorised leave over the last two school years: about {value}{vs}", fmt=_pct, compare=True),
     "unauthorised_rate_last_year": Template(
         "Ulovligt fravær sidste skoleår: {value}{vs}",
         "Unauthorised absence last school year: {value}{vs}", fmt=_pct, compare=True),

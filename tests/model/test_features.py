@@ -165,19 +165,31 @@ def test_chunked_build_equals_one_pass():
                                   chunked.sort_values(key).reset_index(drop=True))
 
 
-def test_the_long_rate_is_drawn_towards_the_national_average_by_a_short_history():
-    from model.features import LONG_DAYS, PRIOR_DAYS, PRIOR_RATE
+def test_the_long_rates_are_drawn_towards_the_national_average_by_a_short_history():
+    from model.features import LONG_DAYS, PRIOR_DAYS, PRIOR_LEAVE_RATE, PRIOR_RATE
 
     as_of = date(2024, 11, 11)
     frame = _features(MUNI, as_of)
     reg = MUNI.register
     n = int(np.searchsorted(reg.days, np.datetime64(as_of)))
     window = slice(max(n - LONG_DAYS, 0), n)
-    for row in (5, 17):
-        registered = reg.status[row, window] > 0
-        absent = reg.absent[row, window][registered].sum()
-        expected = (absent + PRIOR_DAYS * PRIOR_RATE) / (registered.sum() + PRIOR_DAYS)
-        assert frame.at[reg.pupil_ids[row], "total_rate_long"] == pytest.approx(expected, abs=1e-5)
+    authorised = STATUS_CODES["authorised"]
+    leave_seen = False
+    for row in range(len(reg.pupil_ids)):
+        pupil = reg.pupil_ids[row]
+        if pupil not in frame.index:
+            continue
+        status = reg.status[row, window]
+        registered = status > 0
+        absent = reg.absent[row, window]
+        expected = (absent[registered].sum() + PRIOR_DAYS * PRIOR_RATE) / (registered.sum() + PRIOR_DAYS)
+        assert frame.at[pupil, "total_rate_long"] == pytest.approx(expected, abs=1e-5)
+        leave = absent[status == authorised].sum()
+        leave_seen |= leave > 0
+        expected = (leave + PRIOR_DAYS * PRIOR_LEAVE_RATE) / (registered.sum() + PRIOR_DAYS)
+        assert frame.at[pupil, "authorised_rate_long"] == pytest.approx(expected, abs=1e-5)
+    assert leave_seen  # the fixture has family trips, so the leave check is not all prior
     # with nothing registered the value is the national average, not NaN or 0
     first = _features(MUNI, pd.Timestamp(reg.days[0]).date())
     assert np.allclose(first["total_rate_long"], PRIOR_RATE)
+    assert np.allclose(first["authorised_rate_long"], PRIOR_LEAVE_RATE)
