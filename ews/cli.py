@@ -167,8 +167,10 @@ def score(
         steps.next("reasons")
         table = score_table(with_reasons(frame, champion.model, language=language))
         steps.next(f"writing {out.name}")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(out, index=False)
+        from model.files import DIR_MODE, private_file
+
+        out.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+        table.to_csv(private_file(out), index=False)  # personal data: the owner's only
     from serving.audit import EXPORT_SCORES, record
 
     record(engine, settings.secret_key(), actor="cli:score", role="admin", action=EXPORT_SCORES,

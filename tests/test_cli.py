@@ -190,3 +190,25 @@ def test_long_commands_show_progress_only_on_a_terminal(settings, monkeypatch, a
         assert steps.seen == ["loading the champion"]
     assert steps.label == args[0]
     assert steps.enabled is None  # decided by model.progress: a terminal or nothing
+
+
+def test_the_installed_command_keeps_what_it_writes_the_owners_only(tmp_path):
+    """The console script (`.venv/bin/ews`, as cron and a user run it) goes through `main`, which
+    sets umask 077, so a demo delivery written under a permissive umask is private."""
+    import os
+    import stat
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    ews = Path(sys.executable).parent / "ews"
+    assert ews.exists(), f"the console script is not installed beside {sys.executable}"
+    out = tmp_path / "delivery"
+    subprocess.run([str(ews), "demo-data", str(out), "--pupils", "40", "--schools", "1",
+                    "--until", "2026-11-20"], check=True, capture_output=True, timeout=120,
+                   env={**os.environ, "EWS_HOME": str(tmp_path / "home")},
+                   preexec_fn=lambda: os.umask(0o022))
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert any(p.name == "attendance.csv" for p in files)
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files), files
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,10 @@ def test_score_writes_every_pupil_on_roll_with_reasons(trained_home):
     root, env, out = trained_home
     assert "version 1 as champion" in out
     out = root / "scores.csv"
+    out.write_text("an older export, readable by all\n")
+    out.chmod(0o644)
     run(["score", "--as-of", "2026-11-16", "--out", str(out)], env)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600  # personal data: the owner's only
     rows = list(csv.DictReader(out.open()))
     assert {"pupil_id", "school_id", "grade", "risk", "band", "already_concerning",
             "reason_1", "reason_2", "reason_3"} <= set(rows[0])
