@@ -167,9 +167,8 @@ def score(
         steps.next("reasons")
         table = score_table(with_reasons(frame, champion.model, language=language))
         steps.next(f"writing {out.name}")
-        from model.files import DIR_MODE, private_file
+        from model.files import private_file  # creates missing folders owner-only too
 
-        out.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
         table.to_csv(private_file(out), index=False)  # personal data: the owner's only
     from serving.audit import EXPORT_SCORES, record
 

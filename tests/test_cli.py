@@ -6,7 +6,12 @@ walking the command tree, so a new command is covered without editing this file.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from typer.main import get_command
@@ -195,12 +200,6 @@ def test_long_commands_show_progress_only_on_a_terminal(settings, monkeypatch, a
 def test_the_installed_command_keeps_what_it_writes_the_owners_only(tmp_path):
     """The console script (`.venv/bin/ews`, as cron and a user run it) goes through `main`, which
     sets umask 077, so a demo delivery written under a permissive umask is private."""
-    import os
-    import stat
-    import subprocess
-    import sys
-    from pathlib import Path
-
     ews = Path(sys.executable).parent / "ews"
     assert ews.exists(), f"the console script is not installed beside {sys.executable}"
     out = tmp_path / "delivery"
